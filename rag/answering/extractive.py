@@ -1,0 +1,137 @@
+"""The model-free answerer: quote the retrieved sentences that best answer the question.
+
+Each sentence is scored by meaning (cosine similarity with the question), by how much of
+the question's weighted content words it and its neighbours contain, and by how well its
+chunk was retrieved. The best few become the answer, each followed by its citation; when
+even the best is weak, the answer is a refusal instead of an off-topic quote.
+"""
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.answering import REFUSAL
+from rag.embedding import Embedder
+from rag.models import Citation
+from rag.retrieval import Retrieved
+from rag.settings import LLMSettings
+from rag.text import Span, content_terms, sentences, words
+
+# Weights of the three signals; chosen on the golden set and squad-dev-48 (evals/README.md).
+W_MEANING, W_WORDS, W_CHUNK = 0.5, 0.35, 0.15
+NEIGHBOUR_CREDIT = 0.5  # a question word found only next to the sentence counts half
+CLOSE_TO_BEST = 0.06  # further sentences must score within this of the best one
+MIN_WORDS = 4
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved chunk, with where it came from."""
+
+    span: Span
+    source: str
+    title: str
+    chunk_score: float
+    terms: set[str]
+    neighbour_terms: set[str]
+    score: float = 0.0
+
+
+@dataclass
+class ExtractiveDraft:
+    """The answer text, its citations, and whether it is a refusal."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+
+
+class ExtractiveAnswerer:
+    """Answers by quoting; never writes a word the articles do not contain."""
+
+    name = "extractive"
+
+    def __init__(self, embedder: Embedder, settings: LLMSettings) -> None:
+        self.embedder = embedder
+        self.settings = settings
+
+    def answer(self, question: str, retrieved: Retrieved) -> ExtractiveDraft:
+        """Up to max_sentences quoted sentences, each with its [n], or a refusal."""
+        pool = candidates(retrieved)
+        if not pool:
+            return ExtractiveDraft(REFUSAL, refused=True)
+        vectors = self.embedder.embed([c.span.text for c in pool])
+        score(pool, vectors @ retrieved.vector, content_terms(question))
+        chosen = self.select(pool, vectors)
+        if not chosen:
+            return ExtractiveDraft(REFUSAL, refused=True)
+        return compose(chosen)
+
+    def select(self, pool: list[Candidate], vectors: np.ndarray) -> list[Candidate]:
+        """The best sentence and close runners-up that say something new."""
+        order = sorted(range(len(pool)), key=lambda i: -pool[i].score)
+        best = pool[order[0]].score
+        if best < self.settings.min_evidence:
+            return []
+        picked: list[int] = []
+        for i in order:
+            if len(picked) == self.settings.max_sentences or pool[i].score < best - CLOSE_TO_BEST:
+                break
+            if all(float(vectors[i] @ vectors[j]) < 0.9 for j in picked):
+                picked.append(i)
+        return [pool[i] for i in picked]
+
+
+def candidates(retrieved: Retrieved) -> list[Candidate]:
+    """Every distinct sentence of the retrieved chunks that could stand as an answer."""
+    pool, seen = [], set()
+    for chunk, chunk_score in retrieved.chunks:
+        spans = sentences(chunk.text, offset=chunk.start)
+        terms = [content_terms(s.text) for s in spans]
+        for i, span in enumerate(spans):
+            if (chunk.source, span.start) in seen or not answer_like(span.text, chunk.title):
+                continue
+            seen.add((chunk.source, span.start))
+            around = set().union(*terms[max(i - 1, 0):i], *terms[i + 1:i + 2])
+            pool.append(Candidate(span, chunk.source, chunk.title, chunk_score, terms[i], around))
+    return pool
+
+
+def answer_like(text: str, title: str) -> bool:
+    """A statement of a few words, not the headline, a heading fragment or a question."""
+    return (sum(w.isalpha() for w in words(text)) >= MIN_WORDS and not text.endswith("?")
+            and text != title)
+
+
+def score(pool: list[Candidate], meaning: np.ndarray, question_terms: set[str]) -> None:
+    """Set each candidate's score from meaning, weighted word overlap and chunk rank."""
+    weights = term_weights(pool, question_terms)
+    total = sum(weights.values()) or 1.0
+    for candidate, similarity in zip(pool, meaning):
+        found = sum(w for t, w in weights.items() if t in candidate.terms)
+        nearby = sum(w for t, w in weights.items()
+                     if t not in candidate.terms and t in candidate.neighbour_terms)
+        overlap = (found + NEIGHBOUR_CREDIT * nearby) / total
+        candidate.score = (W_MEANING * float(similarity) + W_WORDS * overlap
+                           + W_CHUNK * candidate.chunk_score)
+
+
+def term_weights(pool: list[Candidate], question_terms: set[str]) -> dict[str, float]:
+    """IDF of each question word among the candidates: a word every sentence has tells
+    little, and a word none has (the thing asked about is missing) weighs the most."""
+    df = Counter(t for c in pool for t in c.terms & question_terms)
+    n = len(pool)
+    return {t: math.log((n + 1) / (df[t] + 0.5)) for t in question_terms}
+
+
+def compose(chosen: list[Candidate]) -> ExtractiveDraft:
+    """Join the quotes, each followed by the marker of its citation."""
+    citations = [
+        Citation(index=n, source=c.source, title=c.title, quote=c.span.text,
+                 start=c.span.start, end=c.span.end, score=round(c.score, 4))
+        for n, c in enumerate(chosen, 1)
+    ]
+    text = " ".join(f"{c.quote} [{c.index}]" for c in citations)
+    return ExtractiveDraft(text, citations)

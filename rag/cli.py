@@ -1,0 +1,126 @@
+"""The terminal adapter: `rag ingest | ask | search | serve`, errors as one line and an exit code."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from rag.errors import RagError
+
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+
+
+class RagGroup(click.Group):
+    """Maps library errors and Ctrl-C to a one-line message and a non-zero exit, in one place."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's own signature
+        try:
+            return super().invoke(ctx)
+        except RagError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrupted: the index is still usable; run the command again to finish",
+                       err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def pipeline():  # noqa: ANN201 - imported lazily so `rag --help` is instant
+    """The pipeline for the current settings, its model loaded."""
+    from rag.pipeline import build_pipeline
+    from rag.settings import load_settings
+
+    built = build_pipeline(load_settings())
+    built.warm_up()
+    return built
+
+
+@click.group(cls=RagGroup)
+def main() -> None:
+    """Ask questions of a folder of news articles and get answers that cite their passages."""
+
+
+@main.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Drop the index and build it again.")
+def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Index .txt, .md and .html files or folders (default: seeds/)."""
+    report = pipeline().ingest(paths or (Path("seeds"),), progress=progress_printer(),
+                               rebuild=rebuild)
+    for path, reason in report.skipped.items():
+        click.echo(f"warning: skipped {path}: {reason}", err=True)
+    click.echo(f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
+               f"skipped {len(report.skipped)} file(s); embedded {report.chunks_embedded} "
+               f"chunk(s), removed {report.chunks_removed}")
+
+
+def progress_printer():  # noqa: ANN201 - returns rag.ingest.Progress
+    """A progress bar on a terminal, one line per file otherwise."""
+    bar = None
+
+    def show(done: int, total: int, path: Path, outcome: str) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty():
+            click.echo(f"[{done}/{total}] {outcome:9} {path}", err=True)
+            return
+        from tqdm import tqdm
+
+        bar = bar or tqdm(total=total, unit="file", file=sys.stderr, leave=False)
+        bar.set_postfix_str(path.name[-30:])
+        bar.update(1)
+        if done == total:
+            bar.close()
+
+    return show
+
+
+@main.command("ask")
+@click.argument("question")
+@click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
+def ask_command(question: str, top_k: int | None, as_json: bool) -> None:
+    """Answer QUESTION from the indexed articles, citing each sentence."""
+    answer = pipeline().ask(question, top_k=top_k)
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+        return
+    click.echo(answer.answer)
+    for c in answer.citations:
+        click.echo(f"\n[{c.index}] {c.title} ({c.source}, chars {c.start}-{c.end})")
+        click.echo(f"    “{shorten(c.quote, 300)}”")
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to return.")
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+def search_command(query: str, top_k: int | None, as_json: bool) -> None:
+    """Show the chunks nearest to QUERY, best first, without answering."""
+    hits = pipeline().search(query, top_k=top_k)
+    if as_json:
+        click.echo(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
+        return
+    for rank, hit in enumerate(hits, 1):
+        click.echo(f"{rank}. {hit.score:.3f}  {hit.source} [{hit.start}:{hit.end}]  {hit.title}")
+        click.echo(f"   {shorten(' '.join(hit.text.split()), 240)}")
+
+
+@main.command("serve")
+@click.option("--host", help="Address to listen on (default 127.0.0.1, or RAG_API__HOST).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default 8000, or RAG_API__PORT).")
+def serve_command(host: str | None, port: int | None) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+    from rag.settings import load_settings
+
+    settings = load_settings()
+    uvicorn.run(create_app(settings), host=host or settings.api.host,
+                port=port or settings.api.port, log_level="info")
+
+
+def shorten(text: str, limit: int) -> str:
+    """Text cut at a word boundary to at most limit characters."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

@@ -1,0 +1,79 @@
+"""The data that crosses module boundaries: documents, chunks, hits, citations, answers."""
+
+from pydantic import BaseModel, Field
+
+
+class SourceDocument(BaseModel):
+    """One article as loaded: `text` is what offsets index into."""
+
+    source: str  # the file name; the article's id
+    text: str
+    title: str
+    author: str | None = None
+    date: str | None = None
+    content_hash: str
+
+
+class Chunk(BaseModel):
+    """A piece of a document with its exact span: `document.text[start:end] == text`."""
+
+    id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    author: str | None = None
+    date: str | None = None
+
+
+class SearchHit(BaseModel):
+    """A retrieved chunk and its relevance score (cosine similarity, higher is closer)."""
+
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class Citation(BaseModel):
+    """The passage behind one [index] marker: `source_text[start:end] == quote`."""
+
+    index: int
+    source: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    score: float
+
+
+class Timings(BaseModel):
+    """Where the time went, in milliseconds."""
+
+    retrieve_ms: float = 0.0
+    answer_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class Answer(BaseModel):
+    """An answer whose every sentence ends with a [n] marker into `citations`."""
+
+    question: str
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    refused: bool = False
+    provider: str = "extractive"
+    timings: Timings = Field(default_factory=Timings)
+
+
+class IngestReport(BaseModel):
+    """What an ingest run did, file by file."""
+
+    indexed: list[str] = Field(default_factory=list)  # new or changed, re-chunked
+    unchanged: list[str] = Field(default_factory=list)
+    skipped: dict[str, str] = Field(default_factory=dict)  # path -> reason
+    chunks_embedded: int = 0
+    chunks_removed: int = 0

