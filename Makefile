@@ -25,6 +25,9 @@ run: index
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/rag eval
+	$(BIN)/rag eval --dataset evals/squad-dev-48/questions.jsonl \
+	    --corpus evals/squad-dev-48/corpus --limit 500
 
 clean:
 	rm -rf $(VENV) vectorstore/* evals/reports

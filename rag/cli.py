@@ -46,7 +46,7 @@ def main() -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again.")
 def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Index .txt, .md and .html files or folders (default: seeds/)."""
-    report = pipeline().ingest(paths or (Path("seeds"),), progress=progress_printer(),
+    report = pipeline().ingest(paths or (Path("seeds"),), progress=progress_printer("file"),
                                rebuild=rebuild)
     for path, reason in report.skipped.items():
         click.echo(f"warning: skipped {path}: {reason}", err=True)
@@ -55,22 +55,23 @@ def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
                f"chunk(s), removed {report.chunks_removed}")
 
 
-def progress_printer():  # noqa: ANN201 - returns rag.ingest.Progress
-    """A progress bar on a terminal, one line per file otherwise."""
+def progress_printer(unit: str, every_tenth: bool = False):  # noqa: ANN201
+    """A progress bar on a terminal; otherwise a line per item (or per tenth of the way)."""
     bar = None
 
-    def show(done: int, total: int, path: Path, outcome: str) -> None:
+    def show(done: int, total: int, path: Path | None = None, outcome: str = "") -> None:
         nonlocal bar
-        if not sys.stderr.isatty():
-            click.echo(f"[{done}/{total}] {outcome:9} {path}", err=True)
-            return
-        from tqdm import tqdm
+        if sys.stderr.isatty():
+            from tqdm import tqdm
 
-        bar = bar or tqdm(total=total, unit="file", file=sys.stderr, leave=False)
-        bar.set_postfix_str(path.name[-30:])
-        bar.update(1)
-        if done == total:
-            bar.close()
+            bar = bar or tqdm(total=total, unit=unit, file=sys.stderr, leave=False)
+            bar.update(1)
+            if done == total:
+                bar.close()
+        elif not every_tenth:
+            click.echo(f"[{done}/{total}] {outcome:9} {path}", err=True)
+        elif done == total or done % max(total // 10, 1) == 0:
+            click.echo(f"  {done}/{total} {unit}", err=True)
 
     return show
 
@@ -104,6 +105,34 @@ def search_command(query: str, top_k: int | None, as_json: bool) -> None:
     for rank, hit in enumerate(hits, 1):
         click.echo(f"{rank}. {hit.score:.3f}  {hit.source} [{hit.start}:{hit.end}]  {hit.title}")
         click.echo(f"   {shorten(' '.join(hit.text.split()), 240)}")
+
+
+@main.command("eval")
+@click.option("--dataset", type=click.Path(path_type=Path), default=Path("evals/golden.jsonl"),
+              show_default=True, help="Golden JSONL, squad-dev-48 JSONL or LabelledRagDataset JSON.")
+@click.option("--corpus", type=click.Path(path_type=Path), default=Path("seeds"),
+              show_default=True, help="Folder of articles the questions are about.")
+@click.option("--limit", type=click.IntRange(1), help="A fixed sample of N questions, spread evenly.")
+@click.option("--provider", type=click.Choice(["extractive"]),
+              help="Answerer to evaluate (default: RAG_LLM__PROVIDER).")
+@click.option("--baseline", is_flag=True, help="Also score a naive LlamaIndex pipeline.")
+def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str | None,
+                 baseline: bool) -> None:
+    """Score answers and retrieval on a dataset; exit 1 when below evals/thresholds.toml."""
+    from evals.runner import run_eval, table
+    from rag.settings import load_settings
+
+    settings = load_settings()
+    if provider:
+        settings.llm = settings.llm.model_copy(update={"provider": provider})
+    outcome = run_eval(settings, dataset, corpus, limit=limit, baseline=baseline,
+                       progress=progress_printer("questions", every_tenth=True),
+                       say=lambda line: click.echo(line, err=True))
+    click.echo(table(outcome))
+    click.echo("reports: " + ", ".join(str(p) for p in outcome.reports))
+    if outcome.failures:
+        click.echo("below thresholds: " + "; ".join(outcome.failures), err=True)
+        raise SystemExit(EXIT_ERROR)
 
 
 @main.command("serve")

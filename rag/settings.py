@@ -55,6 +55,14 @@ class ApiSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
 
 
+class EvalSettings(BaseModel):
+    """Where `rag eval` keeps its indexes (re-used while the corpus is unchanged) and reports."""
+
+    cache_dir: Path = Path("evals/.cache")
+    reports_dir: Path = Path("evals/reports")
+    thresholds: Path = Path("evals/thresholds.toml")
+
+
 class Settings(BaseSettings):
     """All configuration, read once from RAG_* variables (and a .env file if present)."""
 
@@ -68,6 +76,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     api: ApiSettings = ApiSettings()
+    eval: EvalSettings = EvalSettings()
 
 
 def load_settings(**overrides: object) -> Settings:

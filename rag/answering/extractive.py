@@ -7,6 +7,7 @@ even the best is weak, the answer is a refusal instead of an off-topic quote.
 """
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,6 +25,17 @@ W_MEANING, W_WORDS, W_CHUNK = 0.5, 0.35, 0.15
 NEIGHBOUR_CREDIT = 0.5  # a question word found only next to the sentence counts half
 CLOSE_TO_BEST = 0.06  # further sentences must score within this of the best one
 MIN_WORDS = 4
+WRONG_TYPE = 0.1  # "how many" or "when" asked, and the sentence states no number or date
+_ASKS_QUANTITY = re.compile(
+    r"^\s*(?:how (?:many|much|long|old|far|often|large|big)|when|in (?:what|which) year|"
+    r"what (?:year|date|day|month|percentage|percent|number|amount|proportion)|"
+    r"which (?:year|date|day|month))\b", re.IGNORECASE)
+_STATES_QUANTITY = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen|half|twice|once|decade|century|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|week|year)s?\b",
+    re.IGNORECASE)
 
 
 @dataclass
@@ -63,7 +75,8 @@ class ExtractiveAnswerer:
         if not pool:
             return ExtractiveDraft(REFUSAL, refused=True)
         vectors = self.embedder.embed([c.span.text for c in pool])
-        score(pool, vectors @ retrieved.vector, content_terms(question))
+        score(pool, vectors @ retrieved.vector, content_terms(question),
+              bool(_ASKS_QUANTITY.match(question)))
         chosen = self.select(pool, vectors)
         if not chosen:
             return ExtractiveDraft(REFUSAL, refused=True)
@@ -105,8 +118,10 @@ def answer_like(text: str, title: str) -> bool:
             and text != title)
 
 
-def score(pool: list[Candidate], meaning: np.ndarray, question_terms: set[str]) -> None:
-    """Set each candidate's score from meaning, weighted word overlap and chunk rank."""
+def score(pool: list[Candidate], meaning: np.ndarray, question_terms: set[str],
+          asks_quantity: bool = False) -> None:
+    """Set each candidate's score from meaning, weighted word overlap and chunk rank, less
+    a penalty when the question asks for a number or date the sentence does not state."""
     weights = term_weights(pool, question_terms)
     total = sum(weights.values()) or 1.0
     for candidate, similarity in zip(pool, meaning):
@@ -116,6 +131,8 @@ def score(pool: list[Candidate], meaning: np.ndarray, question_terms: set[str]) 
         overlap = (found + NEIGHBOUR_CREDIT * nearby) / total
         candidate.score = (W_MEANING * float(similarity) + W_WORDS * overlap
                            + W_CHUNK * candidate.chunk_score)
+        if asks_quantity and not _STATES_QUANTITY.search(candidate.span.text):
+            candidate.score -= WRONG_TYPE
 
 
 def term_weights(pool: list[Candidate], question_terms: set[str]) -> dict[str, float]:

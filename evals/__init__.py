@@ -1,0 +1,1 @@
+"""Evaluation: golden sets, metrics and the runner, all through the public rag API."""

@@ -1,0 +1,71 @@
+"""Eval datasets in three formats (golden JSONL, squad-dev-48, LlamaIndex's
+LabelledRagDataset), read into one internal record."""
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from rag.errors import SourceError
+
+
+class Evidence(BaseModel):
+    """A passage that answers the question: verbatim text of one source (or of any, if None)."""
+
+    source: str | None = None
+    quote: str
+
+
+class EvalRecord(BaseModel):
+    """One question, what a right answer must contain, and where the answer is written."""
+
+    id: str
+    question: str
+    answer: str = ""  # a reference answer, for people reading reports
+    must_contain: list[list[str]] = Field(default_factory=list)  # every group, any alternative
+    evidence: list[Evidence] = Field(default_factory=list)
+    answerable: bool = True
+    kind: str = "single"
+
+
+def load_dataset(path: Path) -> list[EvalRecord]:
+    """Records from a file in any of the supported formats, told apart by their fields."""
+    if not path.is_file():
+        raise SourceError(f"{path}: no such dataset file", path=str(path))
+    text = path.read_text(encoding="utf-8")
+    try:
+        if text.lstrip().startswith("{") and '"examples"' in text[:2000]:
+            return from_labelled_rag(json.loads(text))
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}: not JSON lines ({exc.msg}, line {exc.lineno})",
+                          path=str(path)) from None
+    if rows and "answers" in rows[0] and "doc" in rows[0]:
+        return [from_squad(i, row) for i, row in enumerate(rows)]
+    return [EvalRecord(**row) for row in rows]
+
+
+def from_squad(index: int, row: dict) -> EvalRecord:
+    """squad-dev-48: right if the answer contains any gold span; evidence is the gold spans
+    in the question's article."""
+    answers = list(dict.fromkeys(row["answers"]))
+    return EvalRecord(
+        id=f"squad-{index:05d}", question=row["question"], answer=answers[0],
+        must_contain=[answers], evidence=[Evidence(source=row["doc"], quote=a) for a in answers],
+        kind="squad",
+    )
+
+
+def from_labelled_rag(data: dict) -> list[EvalRecord]:
+    """LlamaIndex's LabelledRagDataset JSON: examples with query, reference_answer and
+    reference_contexts; correctness then rests on the contexts being retrieved and cited."""
+    records = []
+    for i, example in enumerate(data["examples"]):
+        contexts = example.get("reference_contexts") or []
+        records.append(EvalRecord(
+            id=f"lrd-{i:05d}", question=example["query"],
+            answer=example.get("reference_answer") or "",
+            evidence=[Evidence(quote=c) for c in contexts], answerable=bool(contexts),
+            kind="labelled",
+        ))
+    return records

@@ -1,0 +1,207 @@
+"""`rag eval`: run a dataset through the public pipeline (and the naive baseline), score it,
+write JSON and Markdown reports, and hold the results to evals/thresholds.toml."""
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import fmean
+
+from rag.errors import SourceError
+from rag.loading import discover, load
+from rag.models import Answer, SearchHit
+from rag.pipeline import Pipeline, build_pipeline
+from rag.settings import Settings
+
+from evals import metrics
+from evals.datasets import EvalRecord, load_dataset
+
+Progress = Callable[[int, int], None]
+HIGHER_IS_BETTER = ("hit@1", "hit@3", "hit@5", "mrr", "correctness", "cited_support",
+                    "citation_validity", "refusal_precision", "refusal_recall")
+
+
+@dataclass
+class PipelineResult:
+    """One pipeline's per-question rows and its aggregate metrics."""
+
+    name: str
+    rows: list[dict] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class EvalOutcome:
+    """Everything a run produced."""
+
+    dataset: Path
+    corpus: Path
+    questions: int
+    results: list[PipelineResult]
+    failures: list[str]
+    reports: list[Path]
+
+
+def spread(records: list[EvalRecord], limit: int | None) -> list[EvalRecord]:
+    """A fixed sample of `limit` records spread evenly over the file (all when no limit)."""
+    if not limit or limit >= len(records):
+        return records
+    step = len(records) / limit
+    return [records[int(i * step)] for i in range(limit)]
+
+
+def eval_pipeline(settings: Settings, corpus: Path, embedder=None) -> Pipeline:  # noqa: ANN001
+    """Our pipeline over a cached index of the corpus, brought up to date by ingest."""
+    key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:10]
+    chunking = f"{settings.chunking.chunk_tokens}-{settings.chunking.overlap_tokens}"
+    store = settings.eval.cache_dir / f"{corpus.name}-{key}-{chunking}"
+    tuned = settings.model_copy(update={"store": settings.store.model_copy(update={"path": store})})
+    pipeline = build_pipeline(tuned, embedder=embedder)
+    pipeline.ingest([corpus])
+    return pipeline
+
+
+def source_texts(corpus: Path) -> dict[str, str]:
+    """Each corpus file's text, as citation offsets index it."""
+    texts = {}
+    for file in discover(corpus)[0]:
+        try:
+            doc = load(file)
+        except SourceError:
+            continue
+        texts[doc.source] = doc.text
+    return texts
+
+
+def score_one(record: EvalRecord, answer: Answer, hits: Sequence[SearchHit],
+              texts: dict[str, str]) -> dict:
+    """One question's row of scores."""
+    rank = metrics.first_relevant_rank(hits, record) if record.answerable else None
+    return {
+        "id": record.id, "question": record.question, "answerable": record.answerable,
+        "answer": answer.answer, "refused": answer.refused, "rank": rank,
+        "correct": metrics.correct(answer, record),
+        "cited_support": record.answerable and metrics.cited_support(answer.citations, record),
+        "citation_problems": metrics.citation_problems(answer, texts),
+        "words": metrics.word_count(answer.answer), "total_ms": answer.timings.total_ms,
+        "sources": [c.source for c in answer.citations],
+    }
+
+
+def aggregate(rows: list[dict]) -> dict[str, float]:
+    """The metrics table's column for one pipeline."""
+    answerable = [r for r in rows if r["answerable"]] or [{"rank": None, "cited_support": False}]
+    precision, recall = metrics.refusal_scores([r["refused"] for r in rows],
+                                               [r["answerable"] for r in rows])
+    latencies = [r["total_ms"] for r in rows]
+    scores = {f"hit@{k}": fmean(metrics.hit_at(r["rank"], k) for r in answerable) for k in (1, 3, 5)}
+    return scores | {
+        "mrr": fmean(metrics.reciprocal_rank(r["rank"]) for r in answerable),
+        "correctness": fmean(r["correct"] for r in rows),
+        "cited_support": fmean(r["cited_support"] for r in answerable),
+        "citation_validity": fmean(not r["citation_problems"] for r in rows),
+        "refusal_precision": precision, "refusal_recall": recall,
+        "refusal_rate": fmean(r["refused"] for r in rows),
+        "words_mean": fmean(r["words"] for r in rows),
+        "latency_p50_ms": metrics.percentile(latencies, 50),
+        "latency_p95_ms": metrics.percentile(latencies, 95),
+    }
+
+
+def run_pipeline(name: str, ask: Callable[[str], Answer], search: Callable[[str], list],
+                 records: list[EvalRecord], texts: dict[str, str],
+                 progress: Progress | None) -> PipelineResult:
+    """Ask every question, score every answer."""
+    result = PipelineResult(name)
+    for done, record in enumerate(records, 1):
+        result.rows.append(score_one(record, ask(record.question), search(record.question), texts))
+        if progress:
+            progress(done, len(records))
+    result.metrics = aggregate(result.rows)
+    return result
+
+
+def thresholds_for(path: Path, dataset: Path) -> dict[str, float]:
+    """The minimums of the thresholds entry whose `dataset` names this file."""
+    if not path.is_file():
+        return {}
+    for entry in tomllib.loads(path.read_text()).values():
+        if dataset.resolve().as_posix().endswith(entry["dataset"]):
+            return {k: v for k, v in entry.items() if k != "dataset"}
+    return {}
+
+
+def failures(result: PipelineResult, minimums: dict[str, float]) -> list[str]:
+    """Each metric below its threshold (or latency above its maximum)."""
+    found = []
+    for name, bound in minimums.items():
+        value = result.metrics.get(name.removeprefix("max_"))
+        if value is None:
+            continue
+        if name.startswith("max_") and value > bound:
+            found.append(f"{name.removeprefix('max_')} {value:.3f} > {bound}")
+        elif not name.startswith("max_") and value < bound:
+            found.append(f"{name} {value:.3f} < {bound}")
+    return found
+
+
+def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | None = None,
+             baseline: bool = False, progress: Progress | None = None,
+             say: Callable[[str], None] = lambda _: None) -> EvalOutcome:
+    """Score our pipeline (and optionally the baseline) on a dataset; write the reports."""
+    records = spread(load_dataset(dataset), limit)
+    say(f"indexing {corpus} (re-used when unchanged)")
+    ours = eval_pipeline(settings, corpus)
+    ours.warm_up()
+    texts = source_texts(corpus)
+    say(f"asking {len(records)} questions with provider {ours.answerer.name}")
+    results = [run_pipeline(f"ours ({ours.answerer.name})", ours.ask, ours.search, records,
+                            texts, progress)]
+    if baseline:
+        from evals.baseline import NaiveLlamaIndex
+
+        say("building the naive LlamaIndex baseline in memory")
+        naive = NaiveLlamaIndex(corpus, ours.embedder)
+        results.append(run_pipeline(naive.name, naive.ask, naive.search, records, texts, progress))
+    failed = failures(results[0], thresholds_for(settings.eval.thresholds, dataset))
+    outcome = EvalOutcome(dataset, corpus, len(records), results, failed, [])
+    outcome.reports = write_reports(outcome, settings.eval.reports_dir)
+    return outcome
+
+
+def table(outcome: EvalOutcome) -> str:
+    """The metrics side by side, as a Markdown table."""
+    names = [r.name for r in outcome.results]
+    lines = ["| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for metric in outcome.results[0].metrics:
+        cells = [format_metric(metric, r.metrics[metric]) for r in outcome.results]
+        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_metric(name: str, value: float) -> str:
+    """Rates to three places, times and lengths to one."""
+    return f"{value:.3f}" if name in HIGHER_IS_BETTER or name == "refusal_rate" else f"{value:.1f}"
+
+
+def write_reports(outcome: EvalOutcome, folder: Path) -> list[Path]:
+    """A JSON report with every row and a Markdown summary, named by dataset and time."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stem = folder / f"{outcome.dataset.stem}-{stamp}"
+    summary = {"dataset": str(outcome.dataset), "corpus": str(outcome.corpus),
+               "questions": outcome.questions, "failures": outcome.failures}
+    payload = summary | {"results": [{"name": r.name, "metrics": r.metrics, "rows": r.rows}
+                                     for r in outcome.results]}
+    Path(f"{stem}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    wrong = [row for row in outcome.results[0].rows if not row["correct"]][:30]
+    markdown = [f"# Eval: {outcome.dataset.name} ({outcome.questions} questions)", "",
+                f"Corpus: `{outcome.corpus}`", "", table(outcome), "",
+                "Threshold failures: " + ("; ".join(outcome.failures) or "none"), "",
+                "## Wrong answers (first 30)", ""]
+    markdown += [f"- **{r['id']}** {r['question']} → {r['answer'][:200]}" for r in wrong]
+    Path(f"{stem}.md").write_text("\n".join(markdown) + "\n")
+    return [Path(f"{stem}.json"), Path(f"{stem}.md")]
