@@ -4,17 +4,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from api.schemas import AskRequest, ErrorBody, SearchRequest
-from rag.errors import EmbedderMismatch, EmptyStore, InvalidQuestion, ModelUnavailable, RagError
-from rag.models import Answer, SearchHit
+from api import openai_compat, routes
+from api.observe import Guard, Metrics
+from rag.errors import (EmbedderMismatch, EmptyStore, InvalidQuestion, ModelUnavailable, RagError,
+                        SourceError, UnknownDocument)
 from rag.pipeline import build_pipeline
 from rag.settings import Settings
 
-STATUS = {InvalidQuestion: 422, EmptyStore: 409, EmbedderMismatch: 409, ModelUnavailable: 503}
-ERRORS = {status: {"model": ErrorBody} for status in (409, 422, 503)}
+STATUS = {InvalidQuestion: 422, SourceError: 422, UnknownDocument: 404, EmptyStore: 409,
+          EmbedderMismatch: 409, ModelUnavailable: 503, routes.UnsupportedUpload: 415,
+          routes.UploadTooLarge: 413}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -24,29 +28,44 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
         pipeline = build_pipeline(settings)
         pipeline.warm_up()  # load the weights now, not on the first request
+        pipeline.store.open(create=True)  # and fail now if it was built with another model
         app.state.pipeline = pipeline
         yield
 
     app = FastAPI(title="rag-news", version="0.1.0", lifespan=lifespan,
-                  description="Grounded, cited answers over the indexed news articles.")
+                  description="Grounded, cited answers over the indexed news articles. Every "
+                              "error is a JSON body {\"error\": {\"code\", \"message\"}}.")
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.include_router(routes.router)
+    app.include_router(openai_compat.router)
+    add_probes(app)
     add_error_handlers(app)
+    app.add_middleware(Guard, metrics=app.state.metrics, keys=settings.api.key_list)
+    return app
+
+
+def add_probes(app: FastAPI) -> None:
+    """Liveness, readiness and metrics."""
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
+        """Liveness: the process answers (never needs a key)."""
         return {"status": "ok"}
 
-    @app.post("/v1/ask", response_model=Answer, responses=ERRORS)
-    def ask(body: AskRequest, request: Request) -> Answer:
-        """Answer a question; each sentence ends with a [n] citation marker."""
-        return request.app.state.pipeline.ask(body.question, top_k=body.top_k)
+    @app.get("/readyz")
+    def readyz(request: Request) -> dict:
+        """Readiness: the store is open and the embedder loaded, with what is indexed."""
+        pipeline = request.app.state.pipeline
+        store = pipeline.store.open(create=True)
+        return {"status": "ready", "embedder": pipeline.embedder.name,
+                "documents": store.count(), "chunks": store.chunk_count()}
 
-    @app.post("/v1/search", response_model=list[SearchHit], responses=ERRORS)
-    def search(body: SearchRequest, request: Request) -> list[SearchHit]:
-        """The chunks nearest to the query, best first, without an answer."""
-        return request.app.state.pipeline.search(body.query, top_k=body.top_k)
-
-    return app
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics(request: Request) -> PlainTextResponse:
+        """Prometheus text format: requests and latency per route, ingest counts."""
+        return PlainTextResponse(generate_latest(request.app.state.metrics.registry),
+                                 media_type=CONTENT_TYPE_LATEST)
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -54,18 +73,28 @@ def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def first_problem(errors: list) -> str:
+    """The first validation error as `where: what`."""
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+    return f"{where}: {first['msg']}"
+
+
 def add_error_handlers(app: FastAPI) -> None:
     """Map library errors, validation errors and HTTP errors to the error body."""
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
-        return error(STATUS.get(type(exc), 400), exc.code, str(exc))
+        status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+        return error(status, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-        return error(422, "invalid_request", f"{where}: {first['msg']}")
+        return error(422, "invalid_request", first_problem(exc.errors()))
+
+    @app.exception_handler(ValidationError)
+    async def invalid_body(request: Request, exc: ValidationError) -> JSONResponse:
+        return error(422, "invalid_request", first_problem(exc.errors()))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -1,16 +1,44 @@
-"""Request and error bodies of the HTTP API (responses reuse the library's models)."""
+"""Request and error bodies of the HTTP API (answers reuse the library's models)."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from rag.models import Citation
+
+Provider = Literal["extractive", "fake"]
+SourceName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Filters(BaseModel):
+    """Which documents a question may draw on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: SourceName | list[SourceName] | None = Field(
+        None, min_length=1, description="A source name, or a list of them.")
+
+    def sources(self) -> list[str] | None:
+        """The filter as a list, or None for every document."""
+        if self.source is None:
+            return None
+        return [self.source] if isinstance(self.source, str) else self.source
 
 
 class AskRequest(BaseModel):
     """POST /v1/ask."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"question": "Which article of the UN Charter does the defence clause invoke?"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": "Which article of the UN Charter does the defence clause invoke?"},
+        {"question": "Who did Putin meet in Vietnam?", "top_k": 5,
+         "filters": {"source": "000_4ab743d7e2df48f5.txt"}, "stream": True},
+    ]})
 
     question: str = Field(description="The question, in plain words.")
     top_k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve.")
+    filters: Filters | None = None
+    provider: Provider | None = Field(None, description="Answerer; default RAG_LLM__PROVIDER.")
+    stream: bool = Field(False, description="Send Server-Sent Events (also: Accept: text/event-stream).")
 
 
 class SearchRequest(BaseModel):
@@ -20,6 +48,72 @@ class SearchRequest(BaseModel):
         "examples": [{"query": "mutual defence clause", "top_k": 5}]})
 
     query: str
+    top_k: int | None = Field(None, ge=1, le=50)
+    filters: Filters | None = None
+
+
+class TextDocument(BaseModel):
+    """POST /v1/documents as JSON: one document's text under a file name."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"source": "briefing.txt", "text": "Summit briefing\n\nThe two leaders met on Tuesday."}]})
+
+    source: str = Field(description="A plain file name ending in .txt, .md or .html.")
+    text: str
+
+
+class DocumentInfo(BaseModel):
+    """An indexed document."""
+
+    source: str
+    title: str
+    chunks: int
+    content_hash: str
+    ingested_at: str
+    author: str | None = None
+    date: str | None = None
+
+
+class UploadResult(BaseModel):
+    """What happened to one uploaded document."""
+
+    source: str
+    status: Literal["indexed", "unchanged"]
+    chunks: int
+
+
+class DeleteResult(BaseModel):
+    """What a delete removed."""
+
+    source: str
+    chunks_removed: int
+
+
+class ChatMessage(BaseModel):
+    """One OpenAI chat message (text content only)."""
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict] | None = None
+
+    def text(self) -> str:
+        """The message's text, whether sent as a string or as content parts."""
+        if isinstance(self.content, list):
+            return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """POST /v1/chat/completions, OpenAI-compatible; unknown OpenAI fields are ignored."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "model": "rag-news", "messages": [
+            {"role": "user", "content": "What did Putin and Kim sign in Pyongyang?"},
+            {"role": "assistant", "content": "A comprehensive strategic partnership treaty. [1]"},
+            {"role": "user", "content": "and when was it signed?"}]}]})
+
+    model: str = "rag-news"
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
     top_k: int | None = Field(None, ge=1, le=50)
 
 
@@ -34,3 +128,7 @@ class ErrorBody(BaseModel):
     """Every 4xx and 5xx response body."""
 
     error: ErrorDetail
+
+
+__all__ = ["AskRequest", "ChatRequest", "Citation", "DeleteResult", "DocumentInfo",
+           "ErrorBody", "SearchRequest", "TextDocument", "UploadResult"]

@@ -92,6 +92,17 @@ def ask_command(question: str, top_k: int | None, as_json: bool) -> None:
         click.echo(f"    “{shorten(c.quote, 300)}”")
 
 
+@main.command("chat")
+@click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve per question.")
+@click.option("--provider", type=click.Choice(["extractive", "fake"]), help="Answerer.")
+def chat_command(top_k: int | None, provider: str | None) -> None:
+    """Talk with the articles: streamed answers, numbered sources, /help for commands."""
+    from rag.chat import run_chat
+    from rag.settings import load_settings
+
+    raise SystemExit(run_chat(load_settings(), top_k, provider))
+
+
 @main.command("search")
 @click.argument("query")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to return.")

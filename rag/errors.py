@@ -33,6 +33,12 @@ class SourceError(RagError):
         self.path = path
 
 
+class UnknownDocument(RagError):
+    """No document with that source name is indexed."""
+
+    code = "unknown_document"
+
+
 class EmptyStore(RagError):
     """Nothing has been indexed yet."""
 

@@ -53,16 +53,26 @@ def ingest_file(file: Path, *, store: ChromaStore, embedder: Embedder, chunker: 
         report.skipped[str(file)] = f"same file name as {seen[document.source]}"
         return "skipped"
     seen[document.source] = file
+    outcome, embedded, removed = index_document(document, store=store, embedder=embedder,
+                                                chunker=chunker)
+    (report.indexed if outcome == "indexed" else report.unchanged).append(document.source)
+    report.chunks_embedded += embedded
+    report.chunks_removed += removed
+    return outcome
+
+
+def index_document(document: SourceDocument, *, store: ChromaStore, embedder: Embedder,
+                   chunker: Chunker) -> tuple[str, int, int]:
+    """Index one loaded document unless it is already there as it is.
+
+    Returns ("indexed" or "unchanged", chunks embedded, chunks removed).
+    """
     record = store.document(document.source)
     if record and (record["content_hash"], record["chunker"]) == (document.content_hash,
                                                                   chunker.signature):
-        report.unchanged.append(document.source)
-        return "unchanged"
+        return "unchanged", 0, 0
     embedded, removed = replace_document(document, store=store, embedder=embedder, chunker=chunker)
-    report.indexed.append(document.source)
-    report.chunks_embedded += embedded
-    report.chunks_removed += removed
-    return "indexed"
+    return "indexed", embedded, removed
 
 
 def replace_document(document: SourceDocument, *, store: ChromaStore, embedder: Embedder,

@@ -18,6 +18,7 @@ _DATE = re.compile(
     r"|[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+\d{4}"  # June 22, 2024
     r"|\d{4}-\d{2}-\d{2})\b"  # 2024-06-22
 )
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _BYLINE = re.compile(r"^\s*by\s+([A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*){0,4})", re.IGNORECASE)
 _AUTHORED_BY = re.compile(
     r"authored by\s+([A-Z][\w.’'-]*(?:\s+(?:and\s+)?[A-Z][\w.’'-]*){0,8})"
@@ -50,30 +51,46 @@ def discover(path: Path) -> tuple[list[Path], dict[str, str]]:
 
 def load(path: Path) -> SourceDocument:
     """Load one file; SourceError if it is binary, undecodable or empty."""
-    raw = path.read_bytes()
+    return parse(path.name, path.read_bytes(), label=str(path))
+
+
+def parse(source: str, raw: bytes, label: str | None = None) -> SourceDocument:
+    """A document from a file's bytes; its name's ending says how to read it."""
+    label = label or source
+    suffix = Path(source).suffix.lower()
     if b"\x00" in raw[:8192]:
-        raise SourceError(f"{path}: binary file, not text", path=str(path))
+        raise SourceError(f"{label}: binary file, not text", path=label)
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not UTF-8 text ({exc.reason})", path=str(path)) from None
-    if path.suffix.lower() in {".html", ".htm"}:
+        raise SourceError(f"{label}: not UTF-8 text ({exc.reason})", path=label) from None
+    if suffix in {".html", ".htm"}:
         text, html_title = html_to_text(content)
     else:
         text, html_title = content, None
     if not text.strip():
-        raise SourceError(f"{path}: empty file", path=str(path))
+        raise SourceError(f"{label}: empty file", path=label)
     header = text[:3000]
     return SourceDocument(
-        source=path.name,
+        source=source,
         text=text,
-        title=html_title
-        or find_title(header, markdown=path.suffix.lower() in {".md", ".markdown"})
+        title=html_title or find_title(header, markdown=suffix in {".md", ".markdown"})
         or lead_as_title(header),
         author=find_author(text),
         date=find_date(header),
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
+
+
+def check_source_name(source: str) -> str:
+    """A source name is a plain file name with a supported ending, never a path."""
+    if (not _SOURCE_NAME.fullmatch(source) or ".." in source
+            or Path(source).suffix.lower() not in SUPPORTED):
+        raise SourceError(
+            f"{source!r}: a source must be a plain file name ending in "
+            f"{', '.join(sorted(SUPPORTED))} (letters, digits, '.', '_', '-', no folders)",
+            path=source)
+    return source
 
 
 def iter_header_lines(text: str) -> Iterator[str]:

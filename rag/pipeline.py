@@ -1,19 +1,31 @@
 """The composition root: settings in, a Pipeline that ingests, searches and answers out."""
 
+import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rag.answering import Answerer, make_answerer
 from rag.chunking import Chunker
+from rag.conversation import Turn, standalone_question
 from rag.embedding import Embedder, make_embedder
-from rag.errors import InvalidQuestion
-from rag.ingest import Progress, ingest
+from rag.errors import InvalidQuestion, UnknownDocument
+from rag.ingest import Progress, index_document, ingest
+from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
-from rag.retrieval import Retriever
+from rag.retrieval import Retrieved, Retriever
 from rag.settings import Settings
 from rag.store import ChromaStore, DocumentRecord
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a streamed answer: "token" (str), "citations" (list), "done" (Answer)."""
+
+    kind: str
+    data: Any
 
 
 @dataclass
@@ -25,40 +37,108 @@ class Pipeline:
     store: ChromaStore
     retriever: Retriever
     answerer: Answerer
+    _answerers: dict[str, Answerer] = field(default_factory=dict)
+    _writing: threading.Lock = field(default_factory=threading.Lock)
+
+    def answerer_for(self, provider: str | None) -> Answerer:
+        """The configured answerer, or another provider's, built once on first use."""
+        if not provider or provider == self.answerer.name:
+            return self.answerer
+        if provider not in self._answerers:
+            self._answerers[provider] = make_answerer(provider, self.settings.llm, self.embedder)
+        return self._answerers[provider]
 
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None,
                rebuild: bool = False) -> IngestReport:
         """Index files and folders; with rebuild, drop the old index first."""
         if rebuild and self.store.exists:
             self.store.reset()
-        chunker = Chunker(self.settings.chunking, self.embedder.count_tokens)
-        return ingest(paths, store=self.store, embedder=self.embedder, chunker=chunker,
-                      progress=progress)
+        with self._writing:
+            return ingest(paths, store=self.store, embedder=self.embedder,
+                          chunker=self.chunker(), progress=progress)
 
-    def search(self, query: str, top_k: int | None = None) -> list[SearchHit]:
-        """The chunks nearest to the query, best first."""
+    def chunker(self) -> Chunker:
+        """The chunker the settings describe, measuring in this embedder's word pieces."""
+        return Chunker(self.settings.chunking, self.embedder.count_tokens)
+
+    def add_document(self, source: str, raw: bytes) -> tuple[str, int]:
+        """Index one uploaded file (or text) under a plain file name; an unchanged one
+        changes nothing, a changed one replaces its chunks at once. Returns (outcome, chunks)."""
+        document = parse(check_source_name(source), raw)
+        with self._writing:
+            self.store.open(create=True)
+            outcome, _, _ = index_document(document, store=self.store, embedder=self.embedder,
+                                           chunker=self.chunker())
+        return outcome, int(self.store.document(source)["chunks"])
+
+    def document(self, source: str) -> DocumentRecord:
+        """One indexed document's record; UnknownDocument if there is none."""
+        record = self.store.open(create=True).document(source)
+        if record is None:
+            raise UnknownDocument(f"no indexed document named {source!r}")
+        return record
+
+    def delete_document(self, source: str) -> int:
+        """Forget a document; returns how many chunks went with it."""
+        self.document(source)
+        with self._writing:
+            return self.store.delete_document(source)
+
+    def search(self, query: str, top_k: int | None = None,
+               sources: list[str] | None = None) -> list[SearchHit]:
+        """The chunks nearest to the query (within the given sources, if any), best first."""
         query = self.check_query(query)
-        retrieved = self.retriever.retrieve(query, top_k or self.settings.retrieval.top_k)
+        retrieved = self.retriever.retrieve(query, top_k or self.settings.retrieval.top_k, sources)
         return [
             SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
                       score=round(s, 4))
             for c, s in retrieved.chunks
         ]
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, top_k: int | None = None, sources: list[str] | None = None,
+            provider: str | None = None) -> Answer:
         """A short answer whose every sentence cites its passage, or a plain refusal."""
+        *_, last = self.ask_stream(question, top_k, sources, provider)
+        return last.data
+
+    def ask_stream(self, question: str, top_k: int | None = None,
+                   sources: list[str] | None = None, provider: str | None = None,
+                   focus: str | None = None) -> Iterator[Event]:
+        """The answer as events: tokens as they are produced, then the citations, then the
+        whole Answer. Work stops when the consumer stops iterating. In a follow-up, `focus`
+        is what the turn itself asked, weighed above the conversation it leans on."""
         question = self.check_query(question)
+        answerer = self.answerer_for(provider)
         began = time.perf_counter()
-        retrieved = self.retriever.retrieve(question, top_k or self.settings.retrieval.top_k)
+        retrieved = self.retriever.retrieve(question, top_k or self.settings.retrieval.top_k,
+                                            sources, focus)
         retrieved_at = time.perf_counter()
-        draft = self.answerer.answer(question, retrieved)
+        draft = yield from self._tokens(answerer, question, retrieved)
         done = time.perf_counter()
-        return Answer(
+        yield Event("citations", draft.citations)
+        yield Event("done", Answer(
             question=question, answer=draft.text, citations=draft.citations,
-            refused=draft.refused, provider=self.answerer.name,
+            refused=draft.refused, provider=answerer.name,
             timings=Timings(retrieve_ms=ms(retrieved_at - began), answer_ms=ms(done - retrieved_at),
                             total_ms=ms(done - began)),
-        )
+        ))
+
+    @staticmethod
+    def _tokens(answerer: Answerer, question: str, retrieved: Retrieved):  # noqa: ANN205
+        """Token events from the answerer's stream; returns its draft."""
+        stream = answerer.stream(question, retrieved)
+        while True:
+            try:
+                yield Event("token", next(stream))
+            except StopIteration as finished:
+                return finished.value
+
+    def chat(self, turns: list[Turn], top_k: int | None = None,
+             provider: str | None = None) -> tuple[str, Iterator[Event]]:
+        """The conversation's last question made standalone, and its answer's events."""
+        rewrite = standalone_question(turns)
+        return rewrite.question, self.ask_stream(rewrite.question, top_k, provider=provider,
+                                                 focus=rewrite.focus)
 
     def warm_up(self) -> None:
         """Load the model now, so the first question's timings measure answering only."""
@@ -94,4 +174,4 @@ def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipe
     store = ChromaStore(settings.store, embedder.name, embedder.dimension)
     return Pipeline(settings=settings, embedder=embedder, store=store,
                     retriever=Retriever(embedder, store),
-                    answerer=make_answerer(settings.llm, embedder))
+                    answerer=make_answerer(settings.llm.provider, settings.llm, embedder))

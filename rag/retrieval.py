@@ -16,6 +16,7 @@ class Retrieved:
     query: str
     vector: np.ndarray
     chunks: list[tuple[Chunk, float]]
+    focus: str | None = None  # in a follow-up, what this turn itself asked
 
 
 class Retriever:
@@ -25,7 +26,9 @@ class Retriever:
         self.embedder = embedder
         self.store = store
 
-    def retrieve(self, query: str, top_k: int) -> Retrieved:
-        """The top_k committed chunks nearest to the query."""
+    def retrieve(self, query: str, top_k: int, sources: list[str] | None = None,
+                 focus: str | None = None) -> Retrieved:
+        """The top_k committed chunks nearest to the query, from the given sources if any."""
         vector = self.embedder.embed([query])[0]
-        return Retrieved(query, vector, self.store.open(create=False).query(vector, top_k))
+        chunks = self.store.open(create=False).query(vector, top_k, sources)
+        return Retrieved(query, vector, chunks, focus if focus != query else None)

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
 
@@ -42,10 +42,11 @@ class RetrievalSettings(BaseModel):
 class LLMSettings(BaseModel):
     """Which answerer writes the answer; `extractive` needs no model."""
 
-    provider: Literal["extractive"] = "extractive"
+    provider: Literal["extractive", "fake"] = "extractive"
     max_sentences: int = Field(3, ge=1, le=10)
     # Below this evidence score the answer is a refusal; calibrated in evals/README.md.
     min_evidence: float = Field(0.45, ge=0.0, le=1.0)
+    fake_delay_ms: int = Field(50, ge=0, le=5000)  # the `fake` test provider's pause per token
 
 
 class ApiSettings(BaseModel):
@@ -53,6 +54,13 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    keys: str = ""  # comma-separated API keys; empty means no authentication
+    max_upload_bytes: int = Field(5_000_000, ge=1)
+
+    @property
+    def key_list(self) -> list[str]:
+        """The API keys, one per comma-separated item."""
+        return [k.strip() for k in self.keys.split(",") if k.strip()]
 
 
 class EvalSettings(BaseModel):
@@ -87,6 +95,8 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         variable = "RAG_" + "__".join(str(part) for part in first["loc"]).upper()
         raise ConfigError(f"{variable}: {first['msg']}", variable=variable) from None
+    except SettingsError as exc:  # a value pydantic-settings could not even parse
+        raise ConfigError(f"RAG_* environment: {exc}", variable="RAG_") from None
     if settings.chunking.overlap_tokens >= settings.chunking.chunk_tokens:
         raise ConfigError(
             "RAG_CHUNKING__OVERLAP_TOKENS must be smaller than RAG_CHUNKING__CHUNK_TOKENS",

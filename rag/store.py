@@ -34,7 +34,7 @@ class ChromaStore:
     @property
     def exists(self) -> bool:
         """Whether anything was ever written here."""
-        return (self.path / "chroma.sqlite3").is_file()
+        return index_exists(self.path)
 
     def open(self, *, create: bool) -> "ChromaStore":
         """Open (or create) both collections; EmbedderMismatch if built with another model."""
@@ -146,13 +146,20 @@ class ChromaStore:
         """How many documents are committed."""
         return self._documents.count()
 
-    def query(self, vector: np.ndarray, n: int) -> list[tuple[Chunk, float]]:
-        """The n nearest committed chunks with cosine similarity, best first."""
+    def chunk_count(self) -> int:
+        """How many chunks are stored."""
+        return self._chunks.count()
+
+    def query(self, vector: np.ndarray, n: int,
+              sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+        """The n nearest committed chunks (of the given sources only, if any), best first,
+        with cosine similarity."""
         total = self._chunks.count()
         if total == 0 or self.count() == 0:
             raise EmptyStore(f"no documents indexed at {self.path}: run `rag ingest seeds/` first")
+        where = {"source": {"$in": sources}} if sources else None
         got = self._chunks.query(
-            query_embeddings=[vector.tolist()], n_results=min(n, total),
+            query_embeddings=[vector.tolist()], n_results=min(n, total), where=where,
             include=["documents", "metadatas", "distances"],
         )
         rows = list(zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]))
@@ -165,8 +172,15 @@ class ChromaStore:
 
     def _current_hashes(self, sources: set[str]) -> dict[str, str]:
         """Committed content hash per source."""
+        if not sources:
+            return {}
         got = self._documents.get(ids=[doc_id(s) for s in sources], include=["metadatas"])
         return {m["source"]: m["content_hash"] for m in got["metadatas"]}
+
+
+def index_exists(path: Path) -> bool:
+    """Whether a Chroma store was ever written at path (cheap: imports nothing)."""
+    return (Path(path) / "chroma.sqlite3").is_file()
 
 
 def doc_id(source: str) -> str:

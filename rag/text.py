@@ -4,8 +4,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from nltk.stem.porter import PorterStemmer
-
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before
 being below between both but by can could did do does doing down during each few for from
@@ -21,7 +19,6 @@ _SPLIT = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])
 _ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr no vs etc gen col lt sgt rev fig inc co corp ltd".split())
 _BULLET = re.compile(r"^(?:[-*•·–]+|\d+[.)])\s+")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][a-z]+)?")
-_stemmer = PorterStemmer()
 
 
 @dataclass(frozen=True)
@@ -73,10 +70,18 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=1)
+def stemmer():  # noqa: ANN201 - nltk's PorterStemmer, imported on first use (nltk is slow)
+    """The Porter stemmer."""
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer()
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A word's Porter stem, with British -ence spellings folded into American -ense."""
-    return _stemmer.stem(re.sub(r"ence$", "ense", word) if word.endswith("fence") else word)
+    return stemmer().stem(re.sub(r"ence$", "ense", word) if word.endswith("fence") else word)
 
 
 def content_terms(text: str) -> set[str]:

@@ -1,8 +1,11 @@
 """Answerers turn retrieved chunks into a cited answer; one module per provider."""
 
+import re
+from collections.abc import Generator, Iterator
 from typing import Protocol
 
 from rag.embedding import Embedder
+from rag.errors import ConfigError
 from rag.models import Citation
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
@@ -27,12 +30,26 @@ class Answerer(Protocol):
         """A cited answer, or a refusal when the chunks do not support one."""
         ...
 
+    def stream(self, question: str, retrieved: Retrieved) -> Generator[str, None, Draft]:
+        """The answer's text piece by piece as it is produced; returns the whole draft."""
+        ...
 
-def make_answerer(settings: LLMSettings, embedder: Embedder) -> Answerer:
-    """The answerer the settings name."""
-    match settings.provider:
+
+def pieces(text: str) -> Iterator[str]:
+    """Text as word-sized tokens (each with its trailing space), for streaming."""
+    yield from re.findall(r"\S+\s*", text)
+
+
+def make_answerer(provider: str, settings: LLMSettings, embedder: Embedder) -> Answerer:
+    """The answerer a provider name stands for."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    match provider:
         case "extractive":
-            from rag.answering.extractive import ExtractiveAnswerer
-
             return ExtractiveAnswerer(embedder, settings)
-    raise AssertionError(f"unknown provider {settings.provider}")  # settings forbid this
+        case "fake":
+            from rag.answering.fake import SlowFakeAnswerer
+
+            return SlowFakeAnswerer(ExtractiveAnswerer(embedder, settings), settings.fake_delay_ms)
+    raise ConfigError(f"unknown provider {provider!r} (extractive, fake)",
+                      variable="RAG_LLM__PROVIDER")

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answering import REFUSAL
+from collections.abc import Generator
+
+from rag.answering import REFUSAL, pieces
 from rag.embedding import Embedder
 from rag.models import Citation
 from rag.retrieval import Retrieved
@@ -25,6 +27,7 @@ W_MEANING, W_WORDS, W_CHUNK = 0.5, 0.35, 0.15
 NEIGHBOUR_CREDIT = 0.5  # a question word found only next to the sentence counts half
 CLOSE_TO_BEST = 0.06  # further sentences must score within this of the best one
 MIN_WORDS = 4
+FOCUS_SHARE = 0.7  # in a follow-up, the turn's own words against the conversation's
 WRONG_TYPE = 0.1  # "how many" or "when" asked, and the sentence states no number or date
 _ASKS_QUANTITY = re.compile(
     r"^\s*(?:how (?:many|much|long|old|far|often|large|big)|when|in (?:what|which) year|"
@@ -75,12 +78,27 @@ class ExtractiveAnswerer:
         if not pool:
             return ExtractiveDraft(REFUSAL, refused=True)
         vectors = self.embedder.embed([c.span.text for c in pool])
-        score(pool, vectors @ retrieved.vector, content_terms(question),
-              bool(_ASKS_QUANTITY.match(question)))
+        focus = retrieved.focus or question
+        score(pool, vectors @ self.question_vector(retrieved), weighted_terms(question, focus),
+              bool(_ASKS_QUANTITY.match(focus)))
         chosen = self.select(pool, vectors)
         if not chosen:
             return ExtractiveDraft(REFUSAL, refused=True)
         return compose(chosen)
+
+    def question_vector(self, retrieved: Retrieved) -> np.ndarray:
+        """The question's meaning; in a follow-up, mostly what the turn itself asked."""
+        if not retrieved.focus:
+            return retrieved.vector
+        blend = FOCUS_SHARE * self.embedder.embed([retrieved.focus])[0] + (
+            1 - FOCUS_SHARE) * retrieved.vector
+        return blend / np.linalg.norm(blend)
+
+    def stream(self, question: str, retrieved: Retrieved) -> Generator[str, None, ExtractiveDraft]:
+        """The chosen quotes are all known at once; they are sent word by word."""
+        draft = self.answer(question, retrieved)
+        yield from pieces(draft.text)
+        return draft
 
     def select(self, pool: list[Candidate], vectors: np.ndarray) -> list[Candidate]:
         """The best sentence and close runners-up that say something new."""
@@ -118,7 +136,14 @@ def answer_like(text: str, title: str) -> bool:
             and text != title)
 
 
-def score(pool: list[Candidate], meaning: np.ndarray, question_terms: set[str],
+def weighted_terms(question: str, focus: str) -> dict[str, float]:
+    """Question words and how much each counts: the conversation's words, in a follow-up,
+    count for less than the turn's own."""
+    own = content_terms(focus)
+    return {t: 1.0 if t in own else 1 - FOCUS_SHARE for t in content_terms(question) | own}
+
+
+def score(pool: list[Candidate], meaning: np.ndarray, question_terms: dict[str, float],
           asks_quantity: bool = False) -> None:
     """Set each candidate's score from meaning, weighted word overlap and chunk rank, less
     a penalty when the question asks for a number or date the sentence does not state."""
@@ -135,12 +160,13 @@ def score(pool: list[Candidate], meaning: np.ndarray, question_terms: set[str],
             candidate.score -= WRONG_TYPE
 
 
-def term_weights(pool: list[Candidate], question_terms: set[str]) -> dict[str, float]:
-    """IDF of each question word among the candidates: a word every sentence has tells
-    little, and a word none has (the thing asked about is missing) weighs the most."""
-    df = Counter(t for c in pool for t in c.terms & question_terms)
+def term_weights(pool: list[Candidate], question_terms: dict[str, float]) -> dict[str, float]:
+    """IDF of each question word among the candidates, times its own weight: a word every
+    sentence has tells little, and a word none has (the thing asked about is missing)
+    weighs the most."""
+    df = Counter(t for c in pool for t in c.terms & question_terms.keys())
     n = len(pool)
-    return {t: math.log((n + 1) / (df[t] + 0.5)) for t in question_terms}
+    return {t: w * math.log((n + 1) / (df[t] + 0.5)) for t, w in question_terms.items()}
 
 
 def compose(chosen: list[Candidate]) -> ExtractiveDraft:

@@ -1,0 +1,84 @@
+"""POST /v1/chat/completions, speaking OpenAI's protocol so its clients work unchanged.
+Citations travel as [n] markers in the text and in an extra `citations` field."""
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.schemas import ChatRequest
+from api.streaming import first_event, relay
+from rag.conversation import Turn
+from rag.errors import InvalidQuestion, RagError
+from rag.models import Answer
+
+router = APIRouter(prefix="/v1")
+
+
+def envelope(request_id: str, model: str, kind: str) -> dict:
+    """The fields every completion object and chunk carries."""
+    return {"id": request_id, "object": kind, "created": int(time.time()), "model": model}
+
+
+def completion(request_id: str, model: str, question: str, answer: Answer) -> dict:
+    """A whole chat.completion with the answer's citations beside it."""
+    words = len(answer.answer.split())
+    return envelope(request_id, model, "chat.completion") | {
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": answer.answer}}],
+        "usage": {"prompt_tokens": len(question.split()), "completion_tokens": words,
+                  "total_tokens": len(question.split()) + words},
+        "citations": [c.model_dump() for c in answer.citations],
+        "refused": answer.refused, "rewritten_question": question,
+    }
+
+
+def chunk(request_id: str, model: str, delta: dict, finish: str | None = None) -> dict:
+    """One chat.completion.chunk."""
+    return envelope(request_id, model, "chat.completion.chunk") | {
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+@router.post("/chat/completions", responses={200: {"description":
+             "A chat.completion, or with stream: true SSE chat.completion.chunk objects; "
+             "the last chunk carries `citations`."}})
+async def chat_completions(body: ChatRequest, request: Request):  # noqa: ANN201
+    """OpenAI-compatible chat: a follow-up is rewritten into a standalone question from the
+    earlier turns, then answered with citations."""
+    turns = [Turn(m.role, m.text()) for m in body.messages]
+    if not any(t.role == "user" and t.content.strip() for t in turns):
+        raise InvalidQuestion("the conversation has no user message")
+    question, events = request.app.state.pipeline.chat(turns, body.top_k)
+    first = await first_event(events)
+    request_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    if not body.stream:
+        *_, done = [first, *await run_in_threadpool(list, events)]
+        return completion(request_id, body.model, question, done.data)
+    stream = chunks(request, first, events, request_id, body.model)
+    return StreamingResponse(stream, media_type="text/event-stream",
+                             headers={"cache-control": "no-cache"})
+
+
+async def chunks(request: Request, first, events, request_id: str,  # noqa: ANN001
+                 model: str) -> AsyncIterator[str]:
+    """The answer as chat.completion.chunk events, then `data: [DONE]`."""
+    def line(payload: dict) -> str:
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    yield line(chunk(request_id, model, {"role": "assistant", "content": ""}))
+    try:
+        async for event in relay(request, first, events, request.app.state.metrics.tokens.inc):
+            if event.kind == "token":
+                yield line(chunk(request_id, model, {"content": event.data}))
+            elif event.kind == "done":
+                last = chunk(request_id, model, {}, finish="stop")
+                last["citations"] = [c.model_dump() for c in event.data.citations]
+                last["refused"] = event.data.refused
+                yield line(last)
+    except RagError as exc:
+        yield line({"error": {"code": exc.code, "message": str(exc)}})
+    yield "data: [DONE]\n\n"

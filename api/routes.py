@@ -1,0 +1,124 @@
+"""The /v1 routes: ask (JSON or SSE), search, and documents. Each parses, calls one
+pipeline method, and formats."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.formparsers import MultiPartException
+
+from api.schemas import (AskRequest, DeleteResult, DocumentInfo, ErrorBody, SearchRequest,
+                         TextDocument, UploadResult)
+from api.streaming import answer_events, first_event
+from rag.errors import RagError, SourceError
+from rag.models import Answer, SearchHit
+
+ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 409, 413, 415, 422)}
+router = APIRouter(prefix="/v1", responses=ERRORS)
+
+
+def wants_stream(body: AskRequest, request: Request) -> bool:
+    """SSE when asked for in the body or by the Accept header."""
+    return body.stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+@router.post("/ask", response_model=Answer, responses={200: {
+    "content": {"text/event-stream": {"example": 'event: token\ndata: {"text": "Mutual "}\n\n'}},
+    "description": "The answer object, or with stream: true an SSE stream of token, "
+                   "citations and done events (done carries the answer object)."}})
+async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a stream
+    """Answer a question; each sentence ends with a [n] citation marker."""
+    pipeline = request.app.state.pipeline
+    sources = body.filters.sources() if body.filters else None
+    events = pipeline.ask_stream(body.question, body.top_k, sources, body.provider)
+    first = await first_event(events)
+    if not wants_stream(body, request):
+        *_, done = [first, *await run_in_threadpool(list, events)]
+        return done.data
+    tokens = request.app.state.metrics.tokens
+    return StreamingResponse(answer_events(request, first, events, tokens.inc),
+                             media_type="text/event-stream",
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+@router.post("/search", response_model=list[SearchHit])
+def search(body: SearchRequest, request: Request) -> list[SearchHit]:
+    """The chunks nearest to the query, best first, without an answer."""
+    sources = body.filters.sources() if body.filters else None
+    return request.app.state.pipeline.search(body.query, top_k=body.top_k, sources=sources)
+
+
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+    "application/json": {"schema": TextDocument.model_json_schema(),
+                         "example": TextDocument.model_config["json_schema_extra"]["examples"][0]},
+}}}
+
+
+@router.post("/documents", response_model=list[UploadResult], status_code=201,
+             openapi_extra=UPLOAD_BODY)
+async def upload(request: Request) -> JSONResponse:
+    """Upload .txt/.md/.html files (multipart field `files`) or JSON {source, text}.
+    Same content changes nothing; new content replaces the old chunks atomically."""
+    limit = request.app.state.settings.api.max_upload_bytes
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise UploadTooLarge(f"upload larger than the limit of {limit} bytes")
+    files = await read_upload(request, limit)
+    pipeline, ingested = request.app.state.pipeline, request.app.state.metrics.ingested
+    results = []
+    for name, raw in files:
+        outcome, chunks = await run_in_threadpool(pipeline.add_document, name, raw)
+        ingested.labels(outcome).inc()
+        results.append(UploadResult(source=name, status=outcome, chunks=chunks))
+    status = 201 if any(r.status == "indexed" for r in results) else 200
+    return JSONResponse([r.model_dump() for r in results], status_code=status)
+
+
+async def read_upload(request: Request, limit: int) -> list[tuple[str, bytes]]:
+    """(file name, bytes) pairs from a multipart or JSON upload."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        document = TextDocument.model_validate_json(await request.body())
+        return [(document.source, document.text.encode("utf-8"))]
+    if kind != "multipart/form-data":
+        raise UnsupportedUpload("send multipart/form-data with `files`, or JSON {source, text}")
+    try:
+        form = await request.form(max_files=100, max_part_size=limit)
+    except MultiPartException as exc:
+        raise UploadTooLarge(f"bad or oversized multipart upload: {exc.message}") from None
+    uploads = [f for f in form.getlist("files") if hasattr(f, "read")]
+    if not uploads:
+        raise SourceError("no files in the upload: use the multipart field `files`", path="upload")
+    return [(u.filename or "", await u.read()) for u in uploads]
+
+
+class UnsupportedUpload(RagError):
+    """The upload is neither multipart nor JSON."""
+
+    code = "unsupported_media_type"
+
+
+class UploadTooLarge(RagError):
+    """The upload is over RAG_API__MAX_UPLOAD_BYTES."""
+
+    code = "too_large"
+
+
+@router.get("/documents", response_model=list[DocumentInfo])
+def list_documents(request: Request) -> list[DocumentInfo]:
+    """Every indexed document."""
+    pipeline = request.app.state.pipeline
+    return [DocumentInfo(**r) for r in pipeline.store.open(create=True).documents()]
+
+
+@router.get("/documents/{source}", response_model=DocumentInfo)
+def get_document(source: str, request: Request) -> DocumentInfo:
+    """One indexed document."""
+    return DocumentInfo(**request.app.state.pipeline.document(source))
+
+
+@router.delete("/documents/{source}", response_model=DeleteResult)
+def delete_document(source: str, request: Request) -> DeleteResult:
+    """Forget a document: it is no longer retrieved or cited."""
+    removed = request.app.state.pipeline.delete_document(source)
+    return DeleteResult(source=source, chunks_removed=removed)

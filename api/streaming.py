@@ -1,0 +1,58 @@
+"""Server-Sent Events from the pipeline's answer events, stopping when the client leaves."""
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from rag.errors import RagError
+from rag.pipeline import Event
+
+_END = object()
+
+
+async def first_event(events: Iterator[Event]) -> Event:
+    """Run the stream up to its first event, so bad input fails before a 200 is sent."""
+    return await run_in_threadpool(next, events)
+
+
+async def relay(request: Request, first: Event, events: Iterator[Event],
+                on_token: Callable[[], None]) -> AsyncIterator[Event]:
+    """The events, each fetched in a worker thread; a client that disconnects closes the
+    stream, which stops the answerer at its next token."""
+    event = first
+    try:
+        while event is not _END:
+            if await request.is_disconnected():
+                return
+            if event.kind == "token":
+                on_token()
+            yield event
+            event = await run_in_threadpool(next, events, _END)
+    finally:
+        try:
+            events.close()  # raises GeneratorExit inside the pipeline: the answerer stops
+        except ValueError:
+            pass  # still running its current token in a worker; nothing will ask for more
+
+
+def sse(kind: str, data: object) -> str:
+    """One Server-Sent Event."""
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def answer_events(request: Request, first: Event, events: Iterator[Event],
+                        on_token: Callable[[], None]) -> AsyncIterator[str]:
+    """/v1/ask's stream: token, citations and done events (an error event if it fails)."""
+    try:
+        async for event in relay(request, first, events, on_token):
+            match event.kind:
+                case "token":
+                    yield sse("token", {"text": event.data})
+                case "citations":
+                    yield sse("citations", {"citations": [c.model_dump() for c in event.data]})
+                case "done":
+                    yield sse("done", event.data.model_dump())
+    except RagError as exc:
+        yield sse("error", {"error": {"code": exc.code, "message": str(exc)}})

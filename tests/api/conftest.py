@@ -1,0 +1,85 @@
+"""A real `rag serve` process on a free loopback port, and an HTTP client for it."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+RAG = str(Path(sys.executable).with_name("rag"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A running server: its base URL and process."""
+
+    def __init__(self, store: Path, **env: str) -> None:
+        port = free_port()
+        environment = os.environ | {"RAG_STORE__PATH": str(store)} | env
+        self.process = subprocess.Popen(
+            [RAG, "serve", "--host", "127.0.0.1", "--port", str(port)], env=environment,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.url = f"http://127.0.0.1:{port}"
+        self.wait_until_up()
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("server did not start in 120 s")
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def client(self) -> httpx.Client:
+        """An HTTP client for this server."""
+        return httpx.Client(base_url=self.url, timeout=60)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="module")
+def served_store(seeded_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the seeded store for one test module's server."""
+    store = tmp_path_factory.mktemp("served") / "store"
+    shutil.copytree(seeded_store, store)
+    return store
+
+
+@pytest.fixture(scope="module")
+def server(served_store: Path) -> Iterator[Server]:
+    """The service over the five articles, the `fake` provider slowed to 100 ms a token."""
+    with Server(served_store, RAG_LLM__FAKE_DELAY_MS="100") as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c

@@ -1,0 +1,88 @@
+"""`rag chat` in a real pseudo-terminal (pexpect), and piped, as a user runs it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+RAG = str(Path(sys.executable).with_name("rag"))
+PROMPT = "rag>"
+FIRST = "Which ministers accompanied Putin to North Korea?"
+
+
+@pytest.fixture
+def chat_env(seeded_store: Path, tmp_path: Path) -> dict[str, str]:
+    store = tmp_path / "store"
+    shutil.copytree(seeded_store, store)
+    return os.environ | {"RAG_STORE__PATH": str(store), "RAG_LLM__FAKE_DELAY_MS": "150",
+                         "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm",
+                         "COLUMNS": "200", "LINES": "50", "PROMPT_TOOLKIT_NO_CPR": "1"}
+
+
+def test_a_terminal_session(chat_env: dict[str, str], tmp_path: Path) -> None:
+    child = pexpect.spawn(RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120,
+                          dimensions=(50, 200))
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline(FIRST)
+        child.expect_exact("Lavrov")  # the answer streams in
+        child.expect_exact("[1] Russia's unprecedented")  # then its numbered sources
+        child.expect_exact(PROMPT)
+
+        child.sendline("and who was on the North Korean side?")  # needs the first turn
+        child.expect_exact("Choe Son Hui")
+        child.expect_exact(PROMPT)
+
+        child.sendline("/sources")
+        child.expect(r"\[1\] .* — 004_c525336cda19562d\.txt, characters \d+-\d+")
+        child.expect_exact(PROMPT)
+        child.sendline("/open 1")
+        child.expect_exact("The North Korean party included")
+        child.expect_exact(PROMPT)
+        child.sendline("/open 99")
+        child.expect_exact("there is no source 99")
+        child.expect_exact(PROMPT)
+        child.sendline("/frobnicate")
+        child.expect_exact("unknown command /frobnicate; commands: /help")
+        child.expect_exact(PROMPT)
+
+        child.sendline("/provider fake")  # 150 ms a token: time to interrupt it
+        child.expect_exact(PROMPT)
+        child.sendline(FIRST)
+        child.expect_exact("Putin was accompanied")  # the first tokens have arrived
+        child.sendcontrol("c")
+        child.expect_exact("(stopped)")
+        child.expect_exact(PROMPT)
+
+        child.sendline(f"/save {tmp_path / 'talk.md'}")
+        child.expect_exact("saved 2 answer(s)")
+        child.expect_exact(PROMPT)
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    saved = (tmp_path / "talk.md").read_text()
+    assert "## Which ministers accompanied Putin" in saved and "004_c525336cda19562d.txt" in saved
+    history = (tmp_path / "data" / "rag-news" / "chat_history").read_text()
+    assert FIRST in history  # kept for the next session's up-arrow
+
+
+def test_piped_questions_get_plain_answers(chat_env: dict[str, str]) -> None:
+    result = subprocess.run([RAG, "chat"], input=f"{FIRST}\n\n/sources\nWhat is the population of Pyongyang?\n",
+                            capture_output=True, text=True, env=chat_env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Lavrov" in result.stdout and "\x1b[" not in result.stdout  # no colour codes
+    assert "> What is the population of Pyongyang?" in result.stdout
+    assert "The indexed articles do not say." in result.stdout
+    assert "characters" in result.stdout  # /sources in full
+
+
+def test_a_missing_store_says_how_to_index(tmp_path: Path) -> None:
+    result = subprocess.run([RAG, "chat"], input="hello\n", capture_output=True, text=True,
+                            env=os.environ | {"RAG_STORE__PATH": str(tmp_path / "none")})
+    assert result.returncode == 1 and "rag ingest" in result.stderr
