@@ -173,5 +173,5 @@ def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipe
     embedder = embedder or make_embedder(settings.embedder)
     store = ChromaStore(settings.store, embedder.name, embedder.dimension)
     return Pipeline(settings=settings, embedder=embedder, store=store,
-                    retriever=Retriever(embedder, store),
+                    retriever=Retriever(embedder, store, settings.retrieval),
                     answerer=make_answerer(settings.llm.provider, settings.llm, embedder))
