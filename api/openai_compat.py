@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from api.schemas import ChatRequest
-from api.streaming import first_event, relay
+from api.streaming import final_answer, first_event, relay
 from rag.conversation import Turn
 from rag.errors import InvalidQuestion, RagError
 from rag.models import Answer
@@ -56,8 +55,7 @@ async def chat_completions(body: ChatRequest, request: Request):  # noqa: ANN201
     first = await first_event(events)
     request_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if not body.stream:
-        *_, done = [first, *await run_in_threadpool(list, events)]
-        return completion(request_id, body.model, question, done.data)
+        return completion(request_id, body.model, question, await final_answer(first, events))
     stream = chunks(request, first, events, request_id, body.model)
     return StreamingResponse(stream, media_type="text/event-stream",
                              headers={"cache-control": "no-cache"})

@@ -8,7 +8,7 @@ from starlette.formparsers import MultiPartException
 
 from api.schemas import (AskRequest, DeleteResult, DocumentInfo, ErrorBody, SearchRequest,
                          TextDocument, UploadResult)
-from api.streaming import answer_events, first_event
+from api.streaming import answer_events, final_answer, first_event
 from rag.errors import RagError, SourceError
 from rag.models import Answer, SearchHit
 
@@ -32,8 +32,7 @@ async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a s
     events = pipeline.ask_stream(body.question, body.top_k, sources, body.provider)
     first = await first_event(events)
     if not wants_stream(body, request):
-        *_, done = [first, *await run_in_threadpool(list, events)]
-        return done.data
+        return await final_answer(first, events)
     tokens = request.app.state.metrics.tokens
     return StreamingResponse(answer_events(request, first, events, tokens.inc),
                              media_type="text/event-stream",
@@ -107,8 +106,7 @@ class UploadTooLarge(RagError):
 @router.get("/documents", response_model=list[DocumentInfo])
 def list_documents(request: Request) -> list[DocumentInfo]:
     """Every indexed document."""
-    pipeline = request.app.state.pipeline
-    return [DocumentInfo(**r) for r in pipeline.store.open(create=True).documents()]
+    return [DocumentInfo(**r) for r in request.app.state.pipeline.documents()]
 
 
 @router.get("/documents/{source}", response_model=DocumentInfo)

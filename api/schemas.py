@@ -5,8 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rag.models import Citation
-
-Provider = Literal["extractive", "fake"]
+from rag.providers import Provider
 SourceName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

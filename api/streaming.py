@@ -7,6 +7,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from rag.errors import RagError
+from rag.models import Answer
 from rag.pipeline import Event
 
 _END = object()
@@ -15,6 +16,12 @@ _END = object()
 async def first_event(events: Iterator[Event]) -> Event:
     """Run the stream up to its first event, so bad input fails before a 200 is sent."""
     return await run_in_threadpool(next, events)
+
+
+async def final_answer(first: Event, events: Iterator[Event]) -> Answer:
+    """Run the rest of a stream in a worker thread; the Answer its `done` event carries."""
+    *_, done = [first, *await run_in_threadpool(list, events)]
+    return done.data
 
 
 async def relay(request: Request, first: Event, events: Iterator[Event],

@@ -10,9 +10,9 @@ from pathlib import Path
 from rag.conversation import Turn
 from rag.errors import RagError
 from rag.models import Answer
+from rag.providers import PROVIDERS
 from rag.settings import Settings
 
-PROVIDERS = ("extractive", "fake")
 COMMANDS = {
     "/help": "this list",
     "/sources": "the last answer's citations in full",
@@ -193,8 +193,7 @@ class Chat:
         self.screen.highlighted(text[start:c.start], text[c.start:c.end], text[c.end:end])
 
     def why(self, _: str) -> None:
-        if not self.asked:
-            self.screen.write("nothing asked yet", style="yellow")
+        if self.last_answer() is None:
             return
         searched = self.asked[-1][0]
         self.screen.write(f"searched for: {searched}", style="cyan")

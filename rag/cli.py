@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from rag.errors import RagError
+from rag.providers import PROVIDERS
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -65,6 +66,8 @@ def progress_printer(unit: str, every_tenth: bool = False):  # noqa: ANN201
             from tqdm import tqdm
 
             bar = bar or tqdm(total=total, unit=unit, file=sys.stderr, leave=False)
+            if path:
+                bar.set_postfix_str(path.name[-30:])
             bar.update(1)
             if done == total:
                 bar.close()
@@ -94,7 +97,7 @@ def ask_command(question: str, top_k: int | None, as_json: bool) -> None:
 
 @main.command("chat")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve per question.")
-@click.option("--provider", type=click.Choice(["extractive", "fake"]), help="Answerer.")
+@click.option("--provider", type=click.Choice(PROVIDERS), help="Answerer.")
 def chat_command(top_k: int | None, provider: str | None) -> None:
     """Talk with the articles: streamed answers, numbered sources, /help for commands."""
     from rag.chat import run_chat

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
+from rag.providers import Provider
 
 
 class StoreSettings(BaseModel):
@@ -42,7 +43,7 @@ class RetrievalSettings(BaseModel):
 class LLMSettings(BaseModel):
     """Which answerer writes the answer; `extractive` needs no model."""
 
-    provider: Literal["extractive", "fake"] = "extractive"
+    provider: Provider = "extractive"
     max_sentences: int = Field(3, ge=1, le=10)
     # Below this evidence score the answer is a refusal; calibrated in evals/README.md.
     min_evidence: float = Field(0.45, ge=0.0, le=1.0)

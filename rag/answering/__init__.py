@@ -8,6 +8,7 @@ from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.models import Citation
 from rag.retrieval import Retrieved
+from rag.providers import PROVIDERS
 from rag.settings import LLMSettings
 
 REFUSAL = "The indexed articles do not say."
@@ -40,6 +41,15 @@ def pieces(text: str) -> Iterator[str]:
     yield from re.findall(r"\S+\s*", text)
 
 
+def finish(stream: Generator[str, None, Draft]) -> Draft:
+    """Run an answerer's stream to its end; the draft it returns."""
+    while True:
+        try:
+            next(stream)
+        except StopIteration as done:
+            return done.value
+
+
 def make_answerer(provider: str, settings: LLMSettings, embedder: Embedder) -> Answerer:
     """The answerer a provider name stands for."""
     from rag.answering.extractive import ExtractiveAnswerer
@@ -51,5 +61,5 @@ def make_answerer(provider: str, settings: LLMSettings, embedder: Embedder) -> A
             from rag.answering.fake import SlowFakeAnswerer
 
             return SlowFakeAnswerer(ExtractiveAnswerer(embedder, settings), settings.fake_delay_ms)
-    raise ConfigError(f"unknown provider {provider!r} (extractive, fake)",
+    raise ConfigError(f"unknown provider {provider!r} ({', '.join(PROVIDERS)})",
                       variable="RAG_LLM__PROVIDER")

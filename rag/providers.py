@@ -1,0 +1,6 @@
+"""The answer providers' names, in a module light enough for the CLI to import at start."""
+
+from typing import Literal, get_args
+
+Provider = Literal["extractive", "fake"]  # `fake` streams slowly, for tests
+PROVIDERS: tuple[str, ...] = get_args(Provider)
