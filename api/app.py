@@ -11,14 +11,14 @@ from starlette.exceptions import HTTPException
 
 from api import openai_compat, routes
 from api.observe import Guard, Metrics
-from rag.errors import (EmbedderMismatch, EmptyStore, InvalidQuestion, ModelUnavailable, RagError,
-                        SourceError, UnknownDocument)
+from rag.errors import (EmbedderMismatch, EmptyStore, InvalidQuestion, LLMUnavailable,
+                        ModelUnavailable, RagError, SourceError, UnknownDocument)
 from rag.pipeline import build_pipeline
 from rag.settings import Settings
 
 STATUS = {InvalidQuestion: 422, SourceError: 422, UnknownDocument: 404, EmptyStore: 409,
-          EmbedderMismatch: 409, ModelUnavailable: 503, routes.UnsupportedUpload: 415,
-          routes.UploadTooLarge: 413}
+          EmbedderMismatch: 409, ModelUnavailable: 503, LLMUnavailable: 503,
+          routes.UnsupportedUpload: 415, routes.UploadTooLarge: 413}
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -12,7 +12,7 @@ from api.streaming import answer_events, final_answer, first_event
 from rag.errors import RagError, SourceError
 from rag.models import Answer, SearchHit
 
-ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 409, 413, 415, 422)}
+ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 409, 413, 415, 422, 503)}
 router = APIRouter(prefix="/v1", responses=ERRORS)
 
 

@@ -87,6 +87,9 @@ def score_one(record: EvalRecord, answer: Answer, hits: Sequence[SearchHit],
         "cited_support": record.answerable and metrics.cited_support(answer.citations, record),
         "citation_problems": metrics.citation_problems(answer, texts),
         "words": metrics.word_count(answer.answer), "total_ms": answer.timings.total_ms,
+        "first_token_ms": answer.timings.first_token_ms,
+        "dropped": answer.verification.dropped if answer.verification else 0,
+        "fallback": answer.verification.fallback if answer.verification else None,
         "sources": [c.source for c in answer.citations],
     }
 
@@ -106,6 +109,8 @@ def aggregate(rows: list[dict]) -> dict[str, float]:
         "refusal_precision": precision, "refusal_recall": recall,
         "refusal_rate": fmean(r["refused"] for r in rows),
         "words_mean": fmean(r["words"] for r in rows),
+        "dropped_per_answer": fmean(r["dropped"] for r in rows),
+        "first_token_p50_ms": metrics.percentile([r["first_token_ms"] for r in rows], 50),
         "latency_p50_ms": metrics.percentile(latencies, 50),
         "latency_p95_ms": metrics.percentile(latencies, 95),
     }
@@ -124,13 +129,15 @@ def run_pipeline(name: str, ask: Callable[[str], Answer], search: Callable[[str]
     return result
 
 
-def thresholds_for(path: Path, dataset: Path) -> dict[str, float]:
-    """The minimums of the thresholds entry whose `dataset` names this file."""
+def thresholds_for(path: Path, dataset: Path, provider: str) -> dict[str, float]:
+    """The minimums of the thresholds entry whose `dataset` names this file and whose
+    `provider` (extractive when not given) is the one evaluated."""
     if not path.is_file():
         return {}
     for entry in tomllib.loads(path.read_text()).values():
-        if dataset.resolve().as_posix().endswith(entry["dataset"]):
-            return {k: v for k, v in entry.items() if k != "dataset"}
+        if (dataset.resolve().as_posix().endswith(entry["dataset"])
+                and entry.get("provider", "extractive") == provider):
+            return {k: v for k, v in entry.items() if k not in ("dataset", "provider")}
     return {}
 
 
@@ -166,7 +173,10 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
         say("building the naive LlamaIndex baseline in memory")
         naive = NaiveLlamaIndex(corpus, ours.embedder)
         results.append(run_pipeline(naive.name, naive.ask, naive.search, records, texts, progress))
-    failed = failures(results[0], thresholds_for(settings.eval.thresholds, dataset))
+    minimums = thresholds_for(settings.eval.thresholds, dataset, ours.answerer.name)
+    if not minimums:
+        say(f"no thresholds for {dataset.name} with provider {ours.answerer.name}: not gated")
+    failed = failures(results[0], minimums)
     outcome = EvalOutcome(dataset, corpus, len(records), results, failed, [])
     outcome.reports = write_reports(outcome, settings.eval.reports_dir)
     return outcome
@@ -184,7 +194,8 @@ def table(outcome: EvalOutcome) -> str:
 
 def format_metric(name: str, value: float) -> str:
     """Rates to three places, times and lengths to one."""
-    return f"{value:.3f}" if name in HIGHER_IS_BETTER or name == "refusal_rate" else f"{value:.1f}"
+    return (f"{value:.3f}" if name in HIGHER_IS_BETTER or name in ("refusal_rate", "dropped_per_answer")
+            else f"{value:.1f}")
 
 
 def write_reports(outcome: EvalOutcome, folder: Path) -> list[Path]:

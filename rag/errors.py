@@ -57,6 +57,12 @@ class EmbedderMismatch(RagError):
 
 
 class ModelUnavailable(RagError):
-    """The embedder's weights cannot be found on this machine."""
+    """A model's weights (the embedder's or a GGUF) cannot be found on this machine."""
 
     code = "model_unavailable"
+
+
+class LLMUnavailable(RagError):
+    """The language model cannot be loaded or reached, or it failed while answering."""
+
+    code = "llm_unavailable"

@@ -54,8 +54,28 @@ class Timings(BaseModel):
     """Where the time went, in milliseconds."""
 
     retrieve_ms: float = 0.0
+    first_token_ms: float = 0.0  # from the question to the first word of the answer
     answer_ms: float = 0.0
     total_ms: float = 0.0
+
+
+class Dropped(BaseModel):
+    """A generated sentence that did not reach the reader, without its markers, and why."""
+
+    text: str
+    reason: str
+
+
+class Verification(BaseModel):
+    """What the citation check did to a generated answer."""
+
+    sentences: int = 0  # sentences the model wrote
+    kept: int = 0
+    attributed: int = 0  # kept sentences the model left uncited, matched to their passage
+    dropped: int = 0
+    dropped_sentences: list[Dropped] = Field(default_factory=list)
+    model_refused: bool = False  # the model said the sources do not answer the question
+    fallback: str | None = None  # "extractive" or "refusal" when no sentence was kept
 
 
 class Answer(BaseModel):
@@ -66,6 +86,7 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     refused: bool = False
     provider: str = "extractive"
+    verification: Verification | None = None  # for answers a language model wrote
     timings: Timings = Field(default_factory=Timings)
 
 

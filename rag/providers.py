@@ -2,5 +2,5 @@
 
 from typing import Literal, get_args
 
-Provider = Literal["extractive", "fake"]  # `fake` streams slowly, for tests
+Provider = Literal["extractive", "llamacpp", "openai", "fake"]  # `fake`: scripted, for tests
 PROVIDERS: tuple[str, ...] = get_args(Provider)

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
@@ -40,14 +40,42 @@ class RetrievalSettings(BaseModel):
     max_query_chars: int = Field(2000, ge=1)
 
 
+def default_models_dir() -> Path:
+    """Where assembled GGUF models are kept: the user's cache folder."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rag-news")) / "models"
+
+
 class LLMSettings(BaseModel):
-    """Which answerer writes the answer; `extractive` needs no model."""
+    """Which answerer writes the answer (`extractive` needs no model) and how the language
+    model providers reach their model."""
 
     provider: Provider = "extractive"
     max_sentences: int = Field(3, ge=1, le=10)
     # Below this evidence score the answer is a refusal; calibrated in evals/README.md.
     min_evidence: float = Field(0.45, ge=0.0, le=1.0)
-    fake_delay_ms: int = Field(50, ge=0, le=5000)  # the `fake` test provider's pause per token
+    # What a language model is shown and allowed to write.
+    sources: int = Field(4, ge=1, le=10)  # numbered passages in the prompt
+    max_tokens: int = Field(160, ge=8, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    # A generated sentence is kept when its cited passage supports it at least this much.
+    support: float = Field(0.75, ge=0.0, le=1.0)
+    # llamacpp: a model name from `rag model list`, or a path to any .gguf file.
+    gguf: str = "qwen2.5-coder-1.5b"
+    models_dir: Path = Field(default_factory=default_models_dir)
+    context_tokens: int = Field(2048, ge=256, le=32768)
+    threads: int | None = Field(None, ge=1, le=256)  # default: every core
+    # openai: any OpenAI-compatible endpoint.
+    base_url: str = "http://127.0.0.1:8080/v1"
+    api_key: SecretStr = SecretStr("")
+    openai_model: str = "default"
+    timeout_s: float = Field(60.0, gt=0, le=3600)
+    retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = Field(0.5, ge=0, le=60)
+    # fake (tests only): scripted replies in turn, and a pause per word.
+    fake_replies: list[str] = Field(default_factory=list)
+    fake_delay_ms: int = Field(50, ge=0, le=5000)
 
 
 class ApiSettings(BaseModel):

@@ -33,7 +33,8 @@ def test_ask_json_prints_exactly_the_answer_object(store: Path) -> None:
                  "--json", store=store)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"question", "answer", "citations", "refused", "provider", "timings"}
+    assert set(answer) == {"question", "answer", "citations", "refused", "provider",
+                           "verification", "timings"}
     assert answer["citations"][0]["source"] == "001_1346c328f81362a0.txt"
     assert "Article 51" in answer["citations"][0]["quote"]
 
@@ -105,3 +106,32 @@ def test_asking_an_empty_store_says_how_to_index(tmp_path: Path) -> None:
 def test_a_bad_setting_names_its_variable(store: Path) -> None:
     message = one_line_error(rag("ask", "Who?", store=store, RAG_RETRIEVAL__TOP_K="many"))
     assert "RAG_RETRIEVAL__TOP_K" in message
+
+
+def test_ask_with_a_model_prints_only_checked_sentences_and_counts_the_rest(store: Path) -> None:
+    reply = ("Putin was accompanied by Foreign Minister Sergey Lavrov [1]. "
+             "He also brought 300 tanks [1].")
+    result = rag("ask", "Who accompanied Putin on his trip to North Korea?", "--provider", "fake",
+                 store=store, RAG_LLM__FAKE_REPLIES=json.dumps([reply]), RAG_LLM__FAKE_DELAY_MS="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Putin was accompanied by Foreign Minister Sergey Lavrov. [1]\n")
+    assert "300" not in result.stdout and "tanks" not in result.stdout
+    assert "1 generated sentence(s) dropped" in result.stderr
+
+
+def test_model_list_names_the_models_and_where_they_go(tmp_path: Path) -> None:
+    result = rag("model", "list", store=tmp_path, RAG_LLM__MODELS_DIR=str(tmp_path))
+    assert result.returncode == 0
+    assert "qwen2.5-coder-0.5b" in result.stdout and "not assembled" in result.stdout
+    assert f"folder: {tmp_path}" in result.stdout
+
+
+def test_unknown_model_or_provider_is_one_line_and_exit_1(tmp_path: Path, store: Path) -> None:
+    result = rag("model", "pull", "gpt-7", store=tmp_path, RAG_LLM__MODELS_DIR=str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == ("error: no model named 'gpt-7'; known: qwen2.5-coder-0.5b, "
+                             "qwen2.5-coder-1.5b\n")
+    missing = rag("ask", "Who went?", "--provider", "llamacpp", store=store,
+                  RAG_LLM__GGUF=str(tmp_path / "none.gguf"))
+    assert missing.returncode == 1 and missing.stderr.startswith("error: no GGUF file at ")
+    assert "Traceback" not in missing.stderr

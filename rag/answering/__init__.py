@@ -1,25 +1,29 @@
-"""Answerers turn retrieved chunks into a cited answer; one module per provider."""
+"""Answerers turn retrieved chunks into a cited answer: `extractive` quotes the passages,
+`generative` has a language model write and then checks every sentence's citation."""
 
 import re
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rag.embedding import Embedder
 from rag.errors import ConfigError
-from rag.models import Citation
-from rag.retrieval import Retrieved
+from rag.models import Citation, Verification
 from rag.providers import PROVIDERS
+from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
 
 REFUSAL = "The indexed articles do not say."
 
 
-class Draft(Protocol):
-    """What an answerer returns: text with [n] markers and the citations they point at."""
+@dataclass
+class Draft:
+    """An answerer's result: text with [n] markers and the citations they point at."""
 
     text: str
-    citations: list[Citation]
-    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    verification: Verification | None = None
 
 
 class Answerer(Protocol):
@@ -38,7 +42,7 @@ class Answerer(Protocol):
 
 def pieces(text: str) -> Iterator[str]:
     """Text as word-sized tokens (each with its trailing space), for streaming."""
-    yield from re.findall(r"\S+\s*", text)
+    yield from re.findall(r"\s*\S+\s*", text)
 
 
 def finish(stream: Generator[str, None, Draft]) -> Draft:
@@ -51,15 +55,16 @@ def finish(stream: Generator[str, None, Draft]) -> Draft:
 
 
 def make_answerer(provider: str, settings: LLMSettings, embedder: Embedder) -> Answerer:
-    """The answerer a provider name stands for."""
+    """The answerer a provider name stands for; a language model loads here."""
     from rag.answering.extractive import ExtractiveAnswerer
 
-    match provider:
-        case "extractive":
-            return ExtractiveAnswerer(embedder, settings)
-        case "fake":
-            from rag.answering.fake import SlowFakeAnswerer
+    if provider not in PROVIDERS:
+        raise ConfigError(f"unknown provider {provider!r} ({', '.join(PROVIDERS)})",
+                          variable="RAG_LLM__PROVIDER")
+    extractive = ExtractiveAnswerer(embedder, settings)
+    if provider == "extractive":
+        return extractive
+    from rag.answering.generative import GenerativeAnswerer
+    from rag.llm import make_llm
 
-            return SlowFakeAnswerer(ExtractiveAnswerer(embedder, settings), settings.fake_delay_ms)
-    raise ConfigError(f"unknown provider {provider!r} ({', '.join(PROVIDERS)})",
-                      variable="RAG_LLM__PROVIDER")
+    return GenerativeAnswerer(make_llm(provider, settings), extractive, settings)

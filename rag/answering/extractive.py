@@ -9,13 +9,12 @@ even the best is weak, the answer is a refusal instead of an off-topic quote.
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Generator
+from dataclasses import dataclass
 
 import numpy as np
 
-from collections.abc import Generator
-
-from rag.answering import REFUSAL, pieces
+from rag.answering import REFUSAL, Draft, pieces
 from rag.embedding import Embedder
 from rag.models import Citation
 from rag.retrieval import Retrieved
@@ -54,15 +53,6 @@ class Candidate:
     score: float = 0.0
 
 
-@dataclass
-class ExtractiveDraft:
-    """The answer text, its citations, and whether it is a refusal."""
-
-    text: str
-    citations: list[Citation] = field(default_factory=list)
-    refused: bool = False
-
-
 class ExtractiveAnswerer:
     """Answers by quoting; never writes a word the articles do not contain."""
 
@@ -72,19 +62,25 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.settings = settings
 
-    def answer(self, question: str, retrieved: Retrieved) -> ExtractiveDraft:
+    def answer(self, question: str, retrieved: Retrieved) -> Draft:
         """Up to max_sentences quoted sentences, each with its [n], or a refusal."""
+        pool, vectors = self.ranked(question, retrieved)
+        chosen = self.select(pool, vectors) if pool else []
+        if not chosen:
+            return Draft(REFUSAL, refused=True)
+        return compose(chosen)
+
+    def ranked(self, question: str, retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:
+        """Every candidate sentence, scored, best first, with its vector."""
         pool = candidates(retrieved)
         if not pool:
-            return ExtractiveDraft(REFUSAL, refused=True)
+            return [], np.empty((0, 0))
         vectors = self.embedder.embed([c.span.text for c in pool])
         focus = retrieved.focus or question
         score(pool, vectors @ self.question_vector(retrieved), weighted_terms(question, focus),
               bool(_ASKS_QUANTITY.match(focus)))
-        chosen = self.select(pool, vectors)
-        if not chosen:
-            return ExtractiveDraft(REFUSAL, refused=True)
-        return compose(chosen)
+        order = sorted(range(len(pool)), key=lambda i: -pool[i].score)
+        return [pool[i] for i in order], vectors[order]
 
     def question_vector(self, retrieved: Retrieved) -> np.ndarray:
         """The question's meaning; in a follow-up, mostly what the turn itself asked."""
@@ -94,21 +90,20 @@ class ExtractiveAnswerer:
             1 - FOCUS_SHARE) * retrieved.vector
         return blend / np.linalg.norm(blend)
 
-    def stream(self, question: str, retrieved: Retrieved) -> Generator[str, None, ExtractiveDraft]:
+    def stream(self, question: str, retrieved: Retrieved) -> Generator[str, None, Draft]:
         """The chosen quotes are all known at once; they are sent word by word."""
         draft = self.answer(question, retrieved)
         yield from pieces(draft.text)
         return draft
 
     def select(self, pool: list[Candidate], vectors: np.ndarray) -> list[Candidate]:
-        """The best sentence and close runners-up that say something new."""
-        order = sorted(range(len(pool)), key=lambda i: -pool[i].score)
-        best = pool[order[0]].score
+        """The best sentence and close runners-up that say something new (pool best first)."""
+        best = pool[0].score
         if best < self.settings.min_evidence:
             return []
         picked: list[int] = []
-        for i in order:
-            if len(picked) == self.settings.max_sentences or pool[i].score < best - CLOSE_TO_BEST:
+        for i, candidate in enumerate(pool):
+            if len(picked) == self.settings.max_sentences or candidate.score < best - CLOSE_TO_BEST:
                 break
             if all(float(vectors[i] @ vectors[j]) < 0.9 for j in picked):
                 picked.append(i)
@@ -169,7 +164,7 @@ def term_weights(pool: list[Candidate], question_terms: dict[str, float]) -> dic
     return {t: w * math.log((n + 1) / (df[t] + 0.5)) for t, w in question_terms.items()}
 
 
-def compose(chosen: list[Candidate]) -> ExtractiveDraft:
+def compose(chosen: list[Candidate]) -> Draft:
     """Join the quotes, each followed by the marker of its citation."""
     citations = [
         Citation(index=n, source=c.source, title=c.title, quote=c.span.text,
@@ -177,4 +172,4 @@ def compose(chosen: list[Candidate]) -> ExtractiveDraft:
         for n, c in enumerate(chosen, 1)
     ]
     text = " ".join(f"{c.quote} [{c.index}]" for c in citations)
-    return ExtractiveDraft(text, citations)
+    return Draft(text, citations)

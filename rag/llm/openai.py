@@ -1,0 +1,124 @@
+"""Any OpenAI-compatible chat endpoint: OpenAI, vLLM, Ollama's /v1, LM Studio, llama.cpp's
+server. A plain httpx client: llama-index's OpenAI integrations pin the openai package
+below the version the tests use, and the retry policy is simpler to see here.
+
+Failures before the first token (connection errors, timeouts, 429 and 5xx) are retried
+with exponential backoff, honouring Retry-After; other 4xx and failures mid-stream are
+reported at once as LLMUnavailable with the endpoint's own message.
+"""
+
+import json
+import time
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from rag.errors import LLMUnavailable
+from rag.llm import Message
+from rag.settings import LLMSettings
+
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+MAX_BACKOFF_S = 20.0
+
+
+class OpenAICompatibleLLM:
+    """A hosted or served model, reached over HTTP."""
+
+    name = "openai"
+
+    def __init__(self, settings: LLMSettings, client: httpx.Client | None = None) -> None:
+        self.settings = settings
+        key = settings.api_key.get_secret_value()
+        self.client = client or httpx.Client(
+            base_url=settings.base_url.rstrip("/") + "/",
+            timeout=httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0)),
+            headers={"authorization": f"Bearer {key}"} if key else {})
+
+    def complete(self, messages: list[Message]) -> str:
+        """The whole reply, from one non-streaming request."""
+        with self.request(messages, stream=False) as response:
+            response.read()
+            try:
+                return response.json()["choices"][0]["message"]["content"] or ""
+            except (ValueError, LookupError, TypeError):
+                raise LLMUnavailable(f"{self.settings.base_url} sent a reply that is not a chat "
+                                     f"completion: {response.text[:200]!r}") from None
+
+    def stream(self, messages: list[Message]) -> Generator[str, None, None]:
+        """The reply as server-sent deltas; closing the iterator closes the connection."""
+        with self.request(messages, stream=True) as response:
+            try:
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line.removeprefix("data:").strip()
+                    if data == "[DONE]":
+                        return
+                    if delta := content_of(data):
+                        yield delta
+            except httpx.HTTPError as exc:
+                raise LLMUnavailable(f"{self.settings.base_url}: the stream broke off: {exc}") from None
+
+    @contextmanager
+    def request(self, messages: list[Message], *, stream: bool) -> Iterator[httpx.Response]:
+        """The endpoint's response once it is a success, after retries; closed on exit."""
+        response = self.send({
+            "model": self.settings.openai_model, "messages": messages, "stream": stream,
+            "temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens})
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def send(self, body: dict) -> httpx.Response:
+        """POST the request, retrying what may pass on a second try; a 2xx response, open."""
+        attempt = 0
+        while True:
+            problem, wait = None, None
+            try:
+                response = self.client.send(self.client.build_request(
+                    "POST", "chat/completions", json=body), stream=True)
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                problem = f"cannot reach {self.settings.base_url}: {exc or type(exc).__name__}"
+            else:
+                if response.is_success:
+                    return response
+                response.read()
+                problem = f"{self.settings.base_url} answered {response.status_code}: {error_text(response)}"
+                if response.status_code not in RETRY_STATUS:
+                    response.close()
+                    raise LLMUnavailable(problem)
+                wait = retry_after(response)
+                response.close()
+            if attempt >= self.settings.retries:
+                raise LLMUnavailable(f"{problem} (after {attempt + 1} attempts)")
+            time.sleep(min(wait if wait is not None else self.settings.backoff_s * 2 ** attempt,
+                           MAX_BACKOFF_S))
+            attempt += 1
+
+
+def content_of(data: str) -> str:
+    """The text delta of one streamed chunk ("" for role-only or empty chunks)."""
+    try:
+        choices = json.loads(data).get("choices") or [{}]
+        return (choices[0].get("delta") or {}).get("content") or ""
+    except (ValueError, AttributeError):
+        raise LLMUnavailable(f"the endpoint streamed a chunk that is not JSON: {data[:200]!r}") from None
+
+
+def error_text(response: httpx.Response) -> str:
+    """The endpoint's own error message, else the start of its body."""
+    try:
+        error = response.json().get("error")
+        return str(error.get("message") if isinstance(error, dict) else error or response.text)[:300]
+    except (ValueError, AttributeError):
+        return response.text[:300] or response.reason_phrase
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the endpoint asked us to wait, if it said."""
+    try:
+        return max(float(response.headers["retry-after"]), 0.0)
+    except (KeyError, ValueError):
+        return None

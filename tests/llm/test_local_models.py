@@ -1,0 +1,125 @@
+"""The real language model providers with Qwen2.5-Coder-0.5B (assembled by `rag model pull`):
+in-process through llama.cpp, and over HTTP from llama-cpp-python's OpenAI-compatible server."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.llm.openai import OpenAICompatibleLLM
+from rag.settings import load_settings
+from rag.weights import resolve
+
+from tests.api.conftest import free_port
+from tests.conftest import SEEDS
+
+MODEL = "qwen2.5-coder-0.5b"
+QUESTION = "What kind of production will Russia and North Korea collaborate on under the pact?"
+
+
+def model_path() -> Path:
+    settings = load_settings()
+    return resolve(MODEL, settings.llm.models_dir)  # fails with "run `rag model pull ...`"
+
+
+def check_answer(answer) -> None:  # noqa: ANN001 - a rag.models.Answer
+    """What must hold of any answer, whatever the model wrote: each marker has its
+    citation, and each citation's quote is the source's exact text at its offsets."""
+    assert answer.verification is not None
+    for c in answer.citations:
+        assert (SEEDS / c.source).read_text()[c.start:c.end] == c.quote
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.index for c in answer.citations}
+    if not answer.refused:
+        assert answer.citations
+
+
+@pytest.fixture(scope="module")
+def local(make_module_pipeline):
+    return make_module_pipeline(llm={"provider": "llamacpp", "gguf": MODEL, "threads": 2})
+
+
+@pytest.fixture(scope="module")
+def make_module_pipeline(seeded_store, embedder):
+    from rag.pipeline import build_pipeline
+
+    def make(**overrides: object):
+        return build_pipeline(load_settings(store={"path": seeded_store}, **overrides),
+                              embedder=embedder)
+
+    return make
+
+
+def test_llamacpp_in_process_streams_a_checked_answer(local) -> None:
+    events = list(local.ask_stream(QUESTION))
+    answer = events[-1].data
+    tokens = [e.data for e in events if e.kind == "token"]
+    assert answer.provider == "llamacpp" and tokens and "".join(tokens) == answer.answer
+    check_answer(answer)
+    assert answer.verification.sentences >= 1  # the model wrote, and what it wrote was checked
+    assert 0 < answer.timings.first_token_ms <= answer.timings.total_ms
+
+
+def test_llamacpp_writes_the_reply_itself(local) -> None:
+    reply = local.answerer.llm.complete([{"role": "user", "content": "Say the word: hello"}])
+    assert "hello" in reply.lower()
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
+         "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+         "--chat_format", "chatml", "--n_threads", "2", "--verbose", "False"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode()[-2000:])
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("llama_cpp.server did not start in 120 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(make_module_pipeline, llama_server):
+    return make_module_pipeline(llm={"provider": "openai", "base_url": llama_server,
+                                     "openai_model": MODEL, "timeout_s": 120})
+
+
+def test_openai_provider_against_a_real_server_not_streaming(served) -> None:
+    llm = served.answerer.llm
+    assert isinstance(llm, OpenAICompatibleLLM)
+    assert "hello" in llm.complete([{"role": "user", "content": "Say the word: hello"}]).lower()
+    answer = served.ask(QUESTION)
+    assert answer.provider == "openai"
+    check_answer(answer)
+
+
+def test_openai_provider_against_a_real_server_streaming(served) -> None:
+    deltas = list(served.answerer.llm.stream([{"role": "user", "content": "Count: one, two, three"}]))
+    assert len(deltas) > 2 and "two" in "".join(deltas).lower()
+    events = list(served.ask_stream(QUESTION))
+    answer = events[-1].data
+    assert "".join(e.data for e in events if e.kind == "token") == answer.answer
+    check_answer(answer)
+    assert answer.verification.sentences >= 1
