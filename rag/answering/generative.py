@@ -149,7 +149,7 @@ def passages_for(pool: list[Candidate], retrieved: Retrieved, limit: int) -> lis
 
 EXAMPLE = [  # one worked exchange: small models copy its form, citations included
     {"role": "user", "content": f"{BEGIN}\n[1] The bridge opened in May 2019 after four years of "
-     "work.\n\n[2] It carries 40,000 cars a day.\n{END}\n\nQuestion: When did the bridge open?"},
+     f"work.\n\n[2] It carries 40,000 cars a day.\n{END}\n\nQuestion: When did the bridge open?"},
     {"role": "assistant", "content": "The bridge opened in May 2019 [1]."},
 ]
 
@@ -164,5 +164,6 @@ def prompt(question: str, passages: list[Passage], max_sentences: int) -> list[M
 
 def inert(text: str) -> str:
     """Text that cannot close the sources block or open a chat turn."""
-    return re.sub(r"<<<|>>>|<\|im_(?:start|end)\|>", lambda m: m.group().replace("<", "‹").replace(">", "›"), text)
+    return re.sub(r"<<<|>>>|<\|im_(?:start|end)\|>",
+                  lambda m: m.group().replace("<", "‹").replace(">", "›"), text)
 
