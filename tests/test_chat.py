@@ -86,3 +86,17 @@ def test_a_missing_store_says_how_to_index(tmp_path: Path) -> None:
     result = subprocess.run([RAG, "chat"], input="hello\n", capture_output=True, text=True,
                             env=os.environ | {"RAG_STORE__PATH": str(tmp_path / "none")})
     assert result.returncode == 1 and "rag ingest" in result.stderr
+
+
+def test_a_model_answer_shows_what_was_dropped_and_why(chat_env: dict[str, str]) -> None:
+    reply = ("Putin was accompanied by Foreign Minister Sergey Lavrov [1]. "
+             "He also brought 300 tanks [1].")
+    env = chat_env | {"RAG_LLM__FAKE_REPLIES": f'["{reply}"]', "RAG_LLM__FAKE_DELAY_MS": "0"}
+    result = subprocess.run([RAG, "chat", "--provider", "fake"], input=f"{FIRST}\n/why\n",
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    answer = next(line for line in result.stdout.splitlines() if "Sergey Lavrov" in line)
+    assert answer.endswith("Putin was accompanied by Foreign Minister Sergey Lavrov. [1]")
+    assert "300" not in answer and "tanks" not in answer
+    assert "(1 sentence(s) the model wrote were dropped" in result.stdout
+    assert "dropped: “He also brought 300 tanks.” — gives 300, which [1] does not" in result.stdout
