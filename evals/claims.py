@@ -16,6 +16,8 @@ from pathlib import Path
 from rag.embedding import Embedder
 from rag.verify import Checker, Claim, Passage
 
+from evals.runner import source_texts
+
 DATASET = Path(__file__).with_name("claims.jsonl")
 CORPUS = Path(__file__).resolve().parents[1] / "seeds"
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
@@ -53,9 +55,9 @@ def load(path: Path = DATASET) -> list[LabelledClaim]:
 
 def judge(claims: list[LabelledClaim], embedder: Embedder, corpus: Path = CORPUS) -> list[Judged]:
     """Each claim checked against its passage, with the score kept for any threshold."""
-    judged = []
+    texts, judged = source_texts(corpus), []
     for c in claims:
-        text = (corpus / c.source).read_text(encoding="utf-8")
+        text = texts[c.source]
         passage = Passage(1, c.source, "", text[c.start:c.end], c.start, c.end)
         verdict = Checker([passage], embedder, 0.0, c.question).check(Claim(c.claim, (1,)))
         score = verdict.supported[0].score if verdict.supported else None

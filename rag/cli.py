@@ -28,15 +28,22 @@ class RagGroup(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
 
 
-def pipeline(provider: str | None = None):  # noqa: ANN201 - imported lazily: `rag --help` is instant
-    """The pipeline for the current settings (and provider, if given), its models loaded."""
-    from rag.pipeline import build_pipeline
+def settings_for(provider: str | None = None):  # noqa: ANN201 - imported lazily: `rag --help` is instant
+    """The settings from the environment, with --provider (if given) in place of
+    RAG_LLM__PROVIDER."""
     from rag.settings import load_settings
 
     settings = load_settings()
     if provider:
         settings.llm = settings.llm.model_copy(update={"provider": provider})
-    built = build_pipeline(settings)
+    return settings
+
+
+def pipeline(provider: str | None = None):  # noqa: ANN201 - imported lazily: `rag --help` is instant
+    """The pipeline for the current settings (and provider, if given), its models loaded."""
+    from rag.pipeline import build_pipeline
+
+    built = build_pipeline(settings_for(provider))
     built.warm_up()
     return built
 
@@ -199,12 +206,8 @@ def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str |
                  baseline: bool) -> None:
     """Score answers and retrieval on a dataset; exit 1 when below evals/thresholds.toml."""
     from evals.runner import run_eval, table
-    from rag.settings import load_settings
 
-    settings = load_settings()
-    if provider:
-        settings.llm = settings.llm.model_copy(update={"provider": provider})
-    outcome = run_eval(settings, dataset, corpus, limit=limit, baseline=baseline,
+    outcome = run_eval(settings_for(provider), dataset, corpus, limit=limit, baseline=baseline,
                        progress=progress_printer("questions", every_tenth=True),
                        say=lambda line: click.echo(line, err=True))
     click.echo(table(outcome))

@@ -15,7 +15,7 @@ from rag.errors import InvalidQuestion, UnknownDocument
 from rag.ingest import Progress, index_document, ingest
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
-from rag.retrieval import Retrieved, Retriever
+from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import ChromaStore, DocumentRecord
 
@@ -113,32 +113,24 @@ class Pipeline:
         retrieved = self.retriever.retrieve(question, top_k or self.settings.retrieval.top_k,
                                             sources, focus)
         retrieved_at = time.perf_counter()
-        first: list[float] = []
-        draft = yield from self._tokens(answerer, question, retrieved, first)
+        stream, first = answerer.stream(question, retrieved), None
+        while True:
+            try:
+                token = next(stream)
+            except StopIteration as finished:
+                draft = finished.value
+                break
+            first = first or time.perf_counter()
+            yield Event("token", token)
         done = time.perf_counter()
         yield Event("citations", draft.citations)
         yield Event("done", Answer(
             question=question, answer=draft.text, citations=draft.citations,
             refused=draft.refused, provider=answerer.name, verification=draft.verification,
             timings=Timings(retrieve_ms=ms(retrieved_at - began),
-                            first_token_ms=ms((first or [done])[0] - began),
+                            first_token_ms=ms((first or done) - began),
                             answer_ms=ms(done - retrieved_at), total_ms=ms(done - began)),
         ))
-
-    @staticmethod
-    def _tokens(answerer: Answerer, question: str, retrieved: Retrieved,  # noqa: ANN205
-                first: list[float]):
-        """Token events from the answerer's stream, noting when the first came; returns
-        the answerer's draft."""
-        stream = answerer.stream(question, retrieved)
-        while True:
-            try:
-                token = next(stream)
-            except StopIteration as finished:
-                return finished.value
-            if not first:
-                first.append(time.perf_counter())
-            yield Event("token", token)
 
     def chat(self, turns: list[Turn], top_k: int | None = None,
              provider: str | None = None) -> tuple[str, Iterator[Event]]:

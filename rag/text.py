@@ -15,6 +15,10 @@ what when where which while who whom why will with would you your yours yourself
 yourselves many much did does whose according said say says tell told know known
 """.split())
 
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 _SPLIT = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr no vs etc gen col lt sgt rev fig inc co corp ltd".split())
 _BULLET = re.compile(r"^(?:[-*•·–]+|\d+[.)])\s+")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.text import Span, content_terms, sentences
+from rag.text import MONTHS, WEEKDAYS, Span, content_terms, sentences
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\])+)")
@@ -22,9 +22,7 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NUMBER_WORDS = {w: str(n) for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
-_DATE_WORDS = frozenset(
-    "january february march april may june july august september october november december "
-    "monday tuesday wednesday thursday friday saturday sunday".split())
+_DATE_WORDS = frozenset(MONTHS + WEEKDAYS)
 _REFUSAL = re.compile(
     r"\b(?:(?:do|does|did)\s*(?:not|n't)\s+(?:say|state|mention|contain|provide|specify|give|"
     r"include|discuss|answer)|no (?:information|mention|details?)|not (?:mentioned|provided|"
@@ -129,7 +127,7 @@ class Checker:
         self.asked = content_terms(question)
         self.embedder = embedder
         self.threshold = threshold
-        self._read: dict[int, tuple[list[Span], list[set[str]], np.ndarray]] = {}
+        self._read: dict[int, tuple[list[Span], list[set[str]], np.ndarray, set[str]]] = {}
 
     def check(self, claim: Claim) -> Verdict:
         """The passages among those cited that support the claim, or the reason it fails."""
@@ -162,7 +160,7 @@ class Checker:
 
     def support(self, text: str, terms: set[str], vector: np.ndarray, passage: Passage) -> Support:
         """The passage window (one sentence or two adjacent) that best backs the claim."""
-        spans, held, vectors = self.read(passage)
+        spans, held, vectors, stated = self.read(passage)
         similarity = vectors @ vector
         best = (-1.0, 0, 0, 0)
         for first in range(len(spans)):
@@ -175,14 +173,16 @@ class Checker:
         score, _, first, last = best
         begin, end = spans[first].start, spans[last].end
         quote = Span(passage.text[begin - passage.start:end - passage.start], begin, end)
-        missing = tuple(sorted(figures(text) - figures(passage.text)))
+        missing = tuple(sorted(figures(text) - stated))
         return Support(passage, quote, round(score, 4), missing)
 
-    def read(self, passage: Passage) -> tuple[list[Span], list[set[str]], np.ndarray]:
-        """The passage's sentences, their content words and their vectors, worked out once."""
+    def read(self, passage: Passage) -> tuple[list[Span], list[set[str]], np.ndarray, set[str]]:
+        """The passage's sentences, their content words and vectors, and the figures it
+        states, worked out once per answer."""
         if passage.number not in self._read:
             spans = sentences(passage.text, offset=passage.start) or [
                 Span(passage.text, passage.start, passage.end)]
             self._read[passage.number] = (spans, [content_terms(s.text) for s in spans],
-                                          self.embedder.embed([s.text for s in spans]))
+                                          self.embedder.embed([s.text for s in spans]),
+                                          figures(passage.text))
         return self._read[passage.number]

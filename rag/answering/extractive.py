@@ -19,7 +19,7 @@ from rag.embedding import Embedder
 from rag.models import Citation
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
-from rag.text import Span, content_terms, sentences, words
+from rag.text import MONTHS, WEEKDAYS, Span, content_terms, sentences, words
 
 # Weights of the three signals; chosen on the golden set and squad-dev-48 (evals/README.md).
 W_MEANING, W_WORDS, W_CHUNK = 0.5, 0.35, 0.15
@@ -35,8 +35,7 @@ _ASKS_QUANTITY = re.compile(
 _STATES_QUANTITY = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|thousand|million|billion|dozen|half|twice|once|decade|century|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|week|year)s?\b",
+    + "|".join(MONTHS + WEEKDAYS) + r"|yesterday|today|week|year)s?\b",
     re.IGNORECASE)
 
 

@@ -21,7 +21,6 @@ class ScriptedLLM:
         self.replies = list(replies or [])
         self.delay = delay_ms / 1000
         self.calls = 0
-        self.prompts: list[list[Message]] = []
 
     def complete(self, messages: list[Message]) -> str:
         """The next scripted reply."""
@@ -29,7 +28,6 @@ class ScriptedLLM:
 
     def stream(self, messages: list[Message]) -> Generator[str, None, None]:
         """The next scripted reply, one word at a time."""
-        self.prompts.append(messages)
         reply = self.reply(messages)
         self.calls += 1
         for word in pieces(reply):

@@ -21,40 +21,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    """A running server: its base URL and process."""
+class Background:
+    """A process serving HTTP on a loopback port, started and stopped like a user would:
+    ready once `health` answers 200, its stderr shown if it dies first."""
 
-    def __init__(self, store: Path, **env: str) -> None:
-        port = free_port()
-        environment = os.environ | {"RAG_STORE__PATH": str(store)} | env
-        self.process = subprocess.Popen(
-            [RAG, "serve", "--host", "127.0.0.1", "--port", str(port)], env=environment,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def __init__(self, command: list[str], port: int, health: str, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
         self.url = f"http://127.0.0.1:{port}"
-        self.wait_until_up()
+        self.wait_until_up(health)
 
-    def wait_until_up(self) -> None:
+    def wait_until_up(self, health: str) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.process.stderr.read().decode()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{health}", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.3)
         self.stop()
         raise RuntimeError("server did not start in 120 s")
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> "Background":
         return self
 
     def __exit__(self, *_: object) -> None:
         self.stop()
-
-    def client(self) -> httpx.Client:
-        """An HTTP client for this server."""
-        return httpx.Client(base_url=self.url, timeout=60)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -62,6 +56,19 @@ class Server:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class Server(Background):
+    """`rag serve` over a store, with settings from RAG_* variables."""
+
+    def __init__(self, store: Path, **env: str) -> None:
+        port = free_port()
+        super().__init__([RAG, "serve", "--host", "127.0.0.1", "--port", str(port)], port,
+                         "/healthz", os.environ | {"RAG_STORE__PATH": str(store)} | env)
+
+    def client(self) -> httpx.Client:
+        """An HTTP client for this server."""
+        return httpx.Client(base_url=self.url, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -3,20 +3,17 @@ in-process through llama.cpp, and over HTTP from llama-cpp-python's OpenAI-compa
 
 import os
 import re
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rag.llm.openai import OpenAICompatibleLLM
 from rag.settings import load_settings
 from rag.weights import resolve
 
-from tests.api.conftest import free_port
+from tests.api.conftest import Background, free_port
 from tests.conftest import SEEDS
 
 MODEL = "qwen2.5-coder-0.5b"
@@ -75,29 +72,12 @@ def test_llamacpp_writes_the_reply_itself(local) -> None:
 def llama_server() -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on a free loopback port."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
-         "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-         "--chat_format", "chatml", "--n_threads", "2", "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ | {"HF_HUB_OFFLINE": "1"})
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode()[-2000:])
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not start in 120 s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
+               "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port),
+               "--n_ctx", "2048", "--chat_format", "chatml", "--n_threads", "2",
+               "--verbose", "False"]
+    with Background(command, port, "/v1/models", os.environ | {"HF_HUB_OFFLINE": "1"}) as server:
+        yield f"{server.url}/v1"
 
 
 @pytest.fixture(scope="module")
