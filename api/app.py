@@ -28,7 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
         pipeline = build_pipeline(settings)
         pipeline.warm_up()  # load the weights now, not on the first request
-        pipeline.store.open(create=True)  # and fail now if it was built with another model
+        pipeline.index.open(create=True)  # and fail now if it was built with another model
         app.state.pipeline = pipeline
         yield
 
@@ -57,7 +57,7 @@ def add_probes(app: FastAPI) -> None:
     def readyz(request: Request) -> dict:
         """Readiness: the store is open and the embedder loaded, with what is indexed."""
         pipeline = request.app.state.pipeline
-        store = pipeline.store.open(create=True)
+        store = pipeline.index.open(create=True).store
         return {"status": "ready", "embedder": pipeline.embedder.name,
                 "documents": store.count(), "chunks": store.chunk_count()}
 

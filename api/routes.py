@@ -28,8 +28,7 @@ def wants_stream(body: AskRequest, request: Request) -> bool:
 async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a stream
     """Answer a question; each sentence ends with a [n] citation marker."""
     pipeline = request.app.state.pipeline
-    sources = body.filters.sources() if body.filters else None
-    events = pipeline.ask_stream(body.question, body.top_k, sources, body.provider)
+    events = pipeline.ask_stream(body.question, body.top_k, body.filters, body.provider)
     first = await first_event(events)
     if not wants_stream(body, request):
         return await final_answer(first, events)
@@ -42,8 +41,7 @@ async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a s
 @router.post("/search", response_model=list[SearchHit])
 def search(body: SearchRequest, request: Request) -> list[SearchHit]:
     """The chunks nearest to the query, best first, without an answer."""
-    sources = body.filters.sources() if body.filters else None
-    return request.app.state.pipeline.search(body.query, top_k=body.top_k, sources=sources)
+    return request.app.state.pipeline.search(body.query, top_k=body.top_k, filters=body.filters)
 
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {

@@ -1,27 +1,12 @@
 """Request and error bodies of the HTTP API (answers reuse the library's models)."""
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from rag.filters import Filters
 from rag.models import Citation
 from rag.providers import Provider
-SourceName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-
-
-class Filters(BaseModel):
-    """Which documents a question may draw on."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    source: SourceName | list[SourceName] | None = Field(
-        None, min_length=1, description="A source name, or a list of them.")
-
-    def sources(self) -> list[str] | None:
-        """The filter as a list, or None for every document."""
-        if self.source is None:
-            return None
-        return [self.source] if isinstance(self.source, str) else self.source
 
 
 class AskRequest(BaseModel):
@@ -31,6 +16,7 @@ class AskRequest(BaseModel):
         {"question": "Which article of the UN Charter does the defence clause invoke?"},
         {"question": "Who did Putin meet in Vietnam?", "top_k": 5,
          "filters": {"source": "000_4ab743d7e2df48f5.txt"}, "stream": True},
+        {"question": "What did the treaty promise?", "filters": {"title": "security pact"}},
     ]})
 
     question: str = Field(description="The question, in plain words.")

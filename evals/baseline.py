@@ -1,6 +1,7 @@
-"""The naive LlamaIndex pipeline every report shows beside ours: VectorStoreIndex with its
-default 1024-token SentenceSplitter, the same embedder, top-k 5, and no answer model — its
-answer is its best chunk, quoted whole and cited once."""
+"""The baselines every report can show beside ours. The naive LlamaIndex pipeline:
+VectorStoreIndex with its default 1024-token SentenceSplitter, the same embedder, top-k 5.
+BM25 alone: our keyword index over our own chunks, nothing else. Neither has an answer
+model: the answer is the best chunk, quoted whole and cited once."""
 
 import time
 from pathlib import Path
@@ -12,7 +13,10 @@ from pydantic import PrivateAttr
 
 from rag.embedding import Embedder
 from rag.loading import discover, load
+from rag.answering import REFUSAL
 from rag.models import Answer, Citation, SearchHit, Timings
+from rag.pipeline import Pipeline
+from rag.retrieval import current
 
 TOP_K = 5
 
@@ -68,11 +72,40 @@ class NaiveLlamaIndex:
 
     def ask(self, question: str) -> Answer:
         """The best chunk, quoted whole; never refuses."""
-        began = time.perf_counter()
-        hits = self.search(question)
-        best = hits[0]
-        elapsed = round((time.perf_counter() - began) * 1000, 1)
-        citation = Citation(index=1, source=best.source, title=best.title, quote=best.text,
-                            start=best.start, end=best.end, score=best.score)
-        return Answer(question=question, answer=f"{best.text} [1]", citations=[citation],
-                      provider=self.name, timings=Timings(retrieve_ms=elapsed, total_ms=elapsed))
+        return best_chunk_answer(self, question)
+
+
+class Bm25Only:
+    """Our keyword index alone, over the same chunks as our pipeline."""
+
+    name = "bm25-only"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.index = pipeline.index.open(create=False)
+
+    def search(self, query: str, top_k: int = TOP_K) -> list[SearchHit]:
+        """The committed chunks with the best BM25 scores."""
+        found = self.index.keywords.search(query, top_k * 4)
+        committed = self.index.store.committed_hashes({c.source for c, _ in found})
+        return [SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
+                          score=round(s, 4)) for c, s in current(found, committed)[:top_k]]
+
+    def ask(self, question: str) -> Answer:
+        """The best chunk, quoted whole; refuses only when no word matches."""
+        return best_chunk_answer(self, question)
+
+
+def best_chunk_answer(baseline: NaiveLlamaIndex | Bm25Only, question: str) -> Answer:
+    """A baseline's answer: its best chunk quoted whole and cited once."""
+    began = time.perf_counter()
+    hits = baseline.search(question)
+    elapsed = round((time.perf_counter() - began) * 1000, 1)
+    timings = Timings(retrieve_ms=elapsed, total_ms=elapsed)
+    if not hits:
+        return Answer(question=question, answer=REFUSAL, refused=True, provider=baseline.name,
+                      timings=timings)
+    best = hits[0]
+    citation = Citation(index=1, source=best.source, title=best.title, quote=best.text,
+                        start=best.start, end=best.end, score=best.score)
+    return Answer(question=question, answer=f"{best.text} [1]", citations=[citation],
+                  provider=baseline.name, timings=timings)

@@ -168,11 +168,13 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
     results = [run_pipeline(f"ours ({ours.answerer.name})", ours.ask, ours.search, records,
                             texts, progress)]
     if baseline:
-        from evals.baseline import NaiveLlamaIndex
+        from evals.baseline import Bm25Only, NaiveLlamaIndex
 
         say("building the naive LlamaIndex baseline in memory")
-        naive = NaiveLlamaIndex(corpus, ours.embedder)
-        results.append(run_pipeline(naive.name, naive.ask, naive.search, records, texts, progress))
+        for other in (NaiveLlamaIndex(corpus, ours.embedder), Bm25Only(ours)):
+            say(f"asking {len(records)} questions with {other.name}")
+            results.append(run_pipeline(other.name, other.ask, other.search, records, texts,
+                                        progress))
     minimums = thresholds_for(settings.eval.thresholds, dataset, ours.answerer.name)
     if not minimums:
         say(f"no thresholds for {dataset.name} with provider {ours.answerer.name}: not gated")

@@ -90,15 +90,46 @@ def progress_printer(unit: str, every_tenth: bool = False):  # noqa: ANN201
     return show
 
 
+def filter_options(command):  # noqa: ANN001, ANN201 - a click decorator
+    """--source, --title, --author, --since and --until: which documents to draw on."""
+    day = click.DateTime(formats=["%Y-%m-%d"])
+    for option in reversed([
+        click.option("--source", "sources", multiple=True, help="Only this source (repeatable)."),
+        click.option("--title", help="Only documents whose title contains this."),
+        click.option("--author", help="Only documents whose author contains this."),
+        click.option("--since", type=day, help="Only documents published on or after YYYY-MM-DD."),
+        click.option("--until", type=day, help="Only documents published on or before YYYY-MM-DD."),
+    ]):
+        command = option(command)
+    return command
+
+
+def filters_from(sources: tuple[str, ...], title: str | None, author: str | None,
+                 since, until):  # noqa: ANN001, ANN201 - datetimes from click; Filters lazily
+    """The Filters the options describe (None when none is given)."""
+    from pydantic import ValidationError
+
+    from rag.filters import Filters
+
+    try:
+        return Filters(source=list(sources) or None, title=title, author=author,
+                       since=since and since.date(), until=until and until.date())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.UsageError(f"--{first['loc'][0]}: {first['msg']}") from None
+
+
 @main.command("ask")
 @click.argument("question")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
 @click.option("--provider", type=click.Choice(PROVIDERS), help="Answerer (default: RAG_LLM__PROVIDER).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
-def ask_command(question: str, top_k: int | None, provider: str | None, as_json: bool) -> None:
+@filter_options
+def ask_command(question: str, top_k: int | None, provider: str | None, as_json: bool,
+                **filters) -> None:  # noqa: ANN003
     """Answer QUESTION from the indexed articles, citing each sentence; the answer is
     printed as it is written."""
-    events = pipeline(provider).ask_stream(question, top_k=top_k)
+    events = pipeline(provider).ask_stream(question, top_k=top_k, filters=filters_from(**filters))
     for event in events:
         if event.kind == "token" and not as_json:
             click.echo(event.data, nl=False)
@@ -182,9 +213,10 @@ def chat_command(top_k: int | None, provider: str | None) -> None:
 @click.argument("query")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
-def search_command(query: str, top_k: int | None, as_json: bool) -> None:
-    """Show the chunks nearest to QUERY, best first, without answering."""
-    hits = pipeline().search(query, top_k=top_k)
+@filter_options
+def search_command(query: str, top_k: int | None, as_json: bool, **filters) -> None:  # noqa: ANN003
+    """Show the chunks that best match QUERY, best first, without answering."""
+    hits = pipeline().search(query, top_k=top_k, filters=filters_from(**filters))
     if as_json:
         click.echo(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return

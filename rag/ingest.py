@@ -10,15 +10,18 @@ from rag.embedding import Embedder
 from rag.errors import SourceError
 from rag.loading import discover, load
 from rag.models import IngestReport, SourceDocument
-from rag.store import ChromaStore
+from rag.index import Index
+from rag.store import sentence_id
+from rag.text import sentences
 
 # Called after each file: (files done, files in all, path, what happened to it).
 Progress = Callable[[int, int, Path, str], None]
 
 
-def ingest(paths: Iterable[Path], *, store: ChromaStore, embedder: Embedder, chunker: Chunker,
-           progress: Progress | None = None) -> IngestReport:
-    """Index every supported file under paths; a bad file in a folder is skipped, not fatal."""
+def ingest(paths: Iterable[Path], *, index: Index, embedder: Embedder, chunker: Chunker,
+           progress: Progress | None = None, rebuild: bool = False) -> IngestReport:
+    """Index every supported file under paths; a bad file in a folder is skipped, not fatal.
+    With rebuild, both indexes are dropped first, once every path has been checked."""
     report, files, explicit = IngestReport(), [], set()
     for path in paths:
         found, passed_over = discover(Path(path))  # raises before anything is written
@@ -26,10 +29,12 @@ def ingest(paths: Iterable[Path], *, store: ChromaStore, embedder: Embedder, chu
         report.skipped |= passed_over
         if Path(path).is_file():
             explicit.add(Path(path))
-    store.open(create=True)
+    if rebuild and index.exists:
+        index.reset()
+    index.open(create=True)
     seen: dict[str, Path] = {}
     for done, file in enumerate(files, 1):
-        outcome = ingest_file(file, store=store, embedder=embedder, chunker=chunker,
+        outcome = ingest_file(file, index=index, embedder=embedder, chunker=chunker,
                               report=report, seen=seen, explicit=file in explicit)
         if progress:
             progress(done, len(files), file, outcome)
@@ -39,7 +44,7 @@ def ingest(paths: Iterable[Path], *, store: ChromaStore, embedder: Embedder, chu
     return report
 
 
-def ingest_file(file: Path, *, store: ChromaStore, embedder: Embedder, chunker: Chunker,
+def ingest_file(file: Path, *, index: Index, embedder: Embedder, chunker: Chunker,
                 report: IngestReport, seen: dict[str, Path], explicit: bool) -> str:
     """Index one file and record the outcome in the report; returns a word for progress."""
     try:
@@ -53,45 +58,84 @@ def ingest_file(file: Path, *, store: ChromaStore, embedder: Embedder, chunker: 
         report.skipped[str(file)] = f"same file name as {seen[document.source]}"
         return "skipped"
     seen[document.source] = file
-    outcome, embedded, removed = index_document(document, store=store, embedder=embedder,
-                                                chunker=chunker)
+    outcome, embedded, removed = index_document(document, index=index,
+                                                embedder=embedder, chunker=chunker)
     (report.indexed if outcome == "indexed" else report.unchanged).append(document.source)
     report.chunks_embedded += embedded
     report.chunks_removed += removed
     return outcome
 
 
-def index_document(document: SourceDocument, *, store: ChromaStore, embedder: Embedder,
+def index_document(document: SourceDocument, *, index: Index, embedder: Embedder,
                    chunker: Chunker) -> tuple[str, int, int]:
-    """Index one loaded document unless it is already there as it is.
+    """Index one loaded document unless it is already there as it is (and whole: an
+    earlier run stopped before dropping old rows is finished here).
 
     Returns ("indexed" or "unchanged", chunks embedded, chunks removed).
     """
+    store, keywords = index.store, index.keywords
     record = store.document(document.source)
     if record and (record["content_hash"], record["chunker"]) == (document.content_hash,
                                                                   chunker.signature):
-        return "unchanged", 0, 0
-    embedded, removed = replace_document(document, store=store, embedder=embedder, chunker=chunker)
+        if len(store.chunk_ids(document.source)) == len(keywords.ids(document.source)) == int(
+                record["chunks"]):
+            return "unchanged", 0, 0
+        _, removed = replace_document(document, index=index,
+                                      embedder=embedder, chunker=chunker)
+        return "unchanged", 0, removed
+    embedded, removed = replace_document(document, index=index,
+                                         embedder=embedder, chunker=chunker)
     return "indexed", embedded, removed
 
 
-def replace_document(document: SourceDocument, *, store: ChromaStore, embedder: Embedder,
+def replace_document(document: SourceDocument, *, index: Index, embedder: Embedder,
                      chunker: Chunker) -> tuple[int, int]:
-    """Write the new chunks, commit the document, then drop the old chunks.
+    """Write the new chunks, their sentence vectors and keyword rows; commit the document;
+    then drop the old version's rows. A kill at any point leaves the old version (or the
+    new one, once committed) whole, and a re-run finishes the job.
 
     Text that was embedded before (in an earlier version, or by an interrupted run) reuses
     its stored vector. Returns (chunks embedded, chunks removed).
     """
+    store, keywords = index.store, index.keywords
     chunks = chunker.split(document)
-    known = store.vectors_by_text(document.source)
     before = store.chunk_ids(document.source)
-    fresh = [c.text for c in chunks if c.text not in known]
-    known |= dict(zip(fresh, embedder.embed(fresh)))
-    vectors = np.stack([known[c.text] for c in chunks])
-    store.put_chunks(chunks, vectors, document.content_hash)
+    old_sentences = store.sentence_ids(document.source)
+    vectors, embedded = embed_reusing([c.text for c in chunks],
+                                      store.vectors_by_text(document.source), embedder)
+    store.put_chunks(chunks, vectors)
+    spans = sentences(document.text)
+    sentence_vectors, _ = embed_reusing([s.text for s in spans],
+                                        store.sentence_vectors_by_text(document.source), embedder)
+    store.put_sentences(document, spans, sentence_vectors)
+    keywords.put(chunks)
     centroid = vectors.mean(axis=0)
     store.commit_document(document, chunker.signature, len(chunks),
                           centroid / (np.linalg.norm(centroid) or 1.0))
-    stale = before - {c.id for c in chunks}
+    stale = (before | keywords.ids(document.source)) - {c.id for c in chunks}
     store.delete_chunks(stale)
-    return len(fresh), len(stale)
+    keywords.delete(stale)
+    store.delete_sentences(old_sentences - {sentence_id(document, s) for s in spans})
+    return embedded, len(stale)
+
+
+def embed_reusing(texts: list[str], known: dict[str, np.ndarray],
+                  embedder: Embedder) -> tuple[np.ndarray, int]:
+    """A vector per text, embedding only texts not already known; (vectors, embedded)."""
+    fresh = list(dict.fromkeys(t for t in texts if t not in known))
+    known = known | dict(zip(fresh, embedder.embed(fresh)))
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32), 0
+    return np.stack([known[t] for t in texts]), len(fresh)
+
+
+def remove_document(source: str, *, index: Index) -> int:
+    """Forget a source: its record first (hiding it at once), then its rows everywhere.
+    Returns how many chunks went."""
+    store, keywords = index.store, index.keywords
+    store.delete_document(source)
+    stale = store.chunk_ids(source) | keywords.ids(source)
+    store.delete_chunks(stale)
+    keywords.delete(stale)
+    store.delete_sentences(store.sentence_ids(source))
+    return len(stale)

@@ -25,10 +25,12 @@ class Chunk(BaseModel):
     end: int
     author: str | None = None
     date: str | None = None
+    content_hash: str = ""  # the document version it was cut from
 
 
 class SearchHit(BaseModel):
-    """A retrieved chunk and its relevance score (cosine similarity, higher is closer)."""
+    """A retrieved chunk and its fused relevance score (higher is better; 1.0 at most for
+    the rank part, plus the share of the query's words it holds)."""
 
     source: str
     title: str

@@ -12,12 +12,14 @@ from rag.chunking import Chunker
 from rag.conversation import Turn, standalone_question
 from rag.embedding import Embedder, make_embedder
 from rag.errors import InvalidQuestion, UnknownDocument
-from rag.ingest import Progress, index_document, ingest
+from rag.filters import Filters, matching_sources
+from rag.ingest import Progress, index_document, ingest, remove_document
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
 from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.store import ChromaStore, DocumentRecord
+from rag.index import Index, make_index
+from rag.store import DocumentRecord
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Pipeline:
 
     settings: Settings
     embedder: Embedder
-    store: ChromaStore
+    index: Index
     retriever: Retriever
     answerer: Answerer
     _answerers: dict[str, Answerer] = field(default_factory=dict)
@@ -51,11 +53,9 @@ class Pipeline:
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None,
                rebuild: bool = False) -> IngestReport:
         """Index files and folders; with rebuild, drop the old index first."""
-        if rebuild and self.store.exists:
-            self.store.reset()
         with self._writing:
-            return ingest(paths, store=self.store, embedder=self.embedder,
-                          chunker=self.chunker(), progress=progress)
+            return ingest(paths, index=self.index, embedder=self.embedder,
+                          chunker=self.chunker(), progress=progress, rebuild=rebuild)
 
     def chunker(self) -> Chunker:
         """The chunker the settings describe, measuring in this embedder's word pieces."""
@@ -66,14 +66,14 @@ class Pipeline:
         changes nothing, a changed one replaces its chunks at once. Returns (outcome, chunks)."""
         document = parse(check_source_name(source), raw)
         with self._writing:
-            self.store.open(create=True)
-            outcome, _, _ = index_document(document, store=self.store, embedder=self.embedder,
+            self.index.open(create=True)
+            outcome, _, _ = index_document(document, index=self.index, embedder=self.embedder,
                                            chunker=self.chunker())
-        return outcome, int(self.store.document(source)["chunks"])
+        return outcome, int(self.index.store.document(source)["chunks"])
 
     def document(self, source: str) -> DocumentRecord:
         """One indexed document's record; UnknownDocument if there is none."""
-        record = self.store.open(create=True).document(source)
+        record = self.index.open(create=True).store.document(source)
         if record is None:
             raise UnknownDocument(f"no indexed document named {source!r}")
         return record
@@ -82,27 +82,29 @@ class Pipeline:
         """Forget a document; returns how many chunks went with it."""
         self.document(source)
         with self._writing:
-            return self.store.delete_document(source)
+            return remove_document(source, index=self.index)
 
     def search(self, query: str, top_k: int | None = None,
-               sources: list[str] | None = None) -> list[SearchHit]:
-        """The chunks nearest to the query (within the given sources, if any), best first."""
+               filters: Filters | None = None) -> list[SearchHit]:
+        """The chunks that best match the query (in the documents the filters allow, if
+        any), best first."""
         query = self.check_query(query)
-        retrieved = self.retriever.retrieve(query, top_k or self.settings.retrieval.top_k, sources)
+        retrieved = self.retriever.retrieve(query, top_k or self.settings.retrieval.top_k,
+                                            self.sources_for(filters))
         return [
             SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
                       score=round(s, 4))
             for c, s in retrieved.chunks
         ]
 
-    def ask(self, question: str, top_k: int | None = None, sources: list[str] | None = None,
+    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
             provider: str | None = None) -> Answer:
         """A short answer whose every sentence cites its passage, or a plain refusal."""
-        *_, last = self.ask_stream(question, top_k, sources, provider)
+        *_, last = self.ask_stream(question, top_k, filters, provider)
         return last.data
 
     def ask_stream(self, question: str, top_k: int | None = None,
-                   sources: list[str] | None = None, provider: str | None = None,
+                   filters: Filters | None = None, provider: str | None = None,
                    focus: str | None = None) -> Iterator[Event]:
         """The answer as events: tokens as they are produced, then the citations, then the
         whole Answer. Work stops when the consumer stops iterating. In a follow-up, `focus`
@@ -111,7 +113,7 @@ class Pipeline:
         answerer = self.answerer_for(provider)
         began = time.perf_counter()
         retrieved = self.retriever.retrieve(question, top_k or self.settings.retrieval.top_k,
-                                            sources, focus)
+                                            self.sources_for(filters), focus)
         retrieved_at = time.perf_counter()
         stream, first = answerer.stream(question, retrieved), None
         while True:
@@ -139,17 +141,23 @@ class Pipeline:
         return rewrite.question, self.ask_stream(rewrite.question, top_k, provider=provider,
                                                  focus=rewrite.focus)
 
+    def sources_for(self, filters: Filters | None) -> list[str] | None:
+        """The documents the filters allow (None: every document)."""
+        if filters is None or filters.empty:
+            return None
+        return matching_sources(filters, self.documents())
+
     def warm_up(self) -> None:
         """Load the model now, so the first question's timings measure answering only."""
         self.embedder.embed(["warm up"])
 
     def documents(self) -> list[DocumentRecord]:
         """The indexed documents."""
-        return self.store.open(create=False).documents()
+        return self.index.open(create=False).store.documents()
 
     def source_text(self, source: str) -> str | None:
         """The text a citation's offsets index into."""
-        return self.store.open(create=False).document_text(source)
+        return self.index.open(create=False).store.document_text(source)
 
     def check_query(self, query: str) -> str:
         """The query without surrounding space; InvalidQuestion if empty or too long."""
@@ -170,7 +178,7 @@ def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipe
     """Wire the parts the settings choose; an embedder may be shared between pipelines
     (tests, evals). The embedder loads its weights on first use, or at warm_up()."""
     embedder = embedder or make_embedder(settings.embedder)
-    store = ChromaStore(settings.store, embedder.name, embedder.dimension)
-    return Pipeline(settings=settings, embedder=embedder, store=store,
-                    retriever=Retriever(embedder, store, settings.retrieval),
+    index = make_index(settings.store, embedder.name, embedder.dimension)
+    return Pipeline(settings=settings, embedder=embedder, index=index,
+                    retriever=Retriever(embedder, index, settings.retrieval),
                     answerer=make_answerer(settings.llm.provider, settings.llm, embedder))

@@ -1,60 +1,158 @@
-"""Hybrid retrieval: the store's nearest chunks by meaning, re-ranked by how much of the
-query's weighted words they contain. The query's vector is kept for the answerer."""
+"""Hybrid retrieval: candidates by meaning (the vector store) and by words (the keyword
+index), fused, re-scored, near-duplicates collapsed. The query's vector and the stored
+sentence vectors of what was found are handed on, so answering needs no second embedding
+pass. Every weight here was chosen on the public sets as a whole (evals/README.md)."""
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from rag.embedding import Embedder
+from rag.index import Index
 from rag.models import Chunk
 from rag.settings import RetrievalSettings
-from rag.store import ChromaStore
-from rag.text import content_terms
+from rag.store import Sentences, VectorStore
+from rag.text import content_terms, text_terms, words
 
-# Weight of word overlap beside cosine similarity; swept 0-0.5 on the golden set and
-# squad-dev-48 together (evals/README.md): 0.3 lifted squad hit@1 from 0.60 to 0.78.
-W_WORDS = 0.3
+RRF_K = 60  # reciprocal rank fusion's damping constant (Cormack et al. 2009), for the sweep
+# Weights of a candidate's signals; swept on squad-dev-48 and the golden set together
+# (evals/README.md, `python -m evals.sweep`).
+W_COSINE, W_KEYWORD, W_WORDS, W_SENTENCE = 1.0, 0.2, 0.3, 1.0
+DUPLICATE = 0.6  # word-trigram Jaccard at or above which a chunk repeats a better one
 
 
 @dataclass
 class Retrieved:
-    """The chunks found for a query, best first, and the query's own vector."""
+    """The chunks found for a query, best first, the query's own vector, and the stored
+    sentences of each document version found."""
 
     query: str
     vector: np.ndarray
     chunks: list[tuple[Chunk, float]]
     focus: str | None = None  # in a follow-up, what this turn itself asked
+    sentences: dict[tuple[str, str], Sentences] = field(default_factory=dict)
 
 
 class Retriever:
-    """Embeds the query, takes the store's nearest candidates, re-ranks them."""
+    """Embeds the query, gathers candidates from both indexes, and ranks their union."""
 
-    def __init__(self, embedder: Embedder, store: ChromaStore,
+    def __init__(self, embedder: Embedder, index: Index,
                  settings: RetrievalSettings | None = None) -> None:
         self.embedder = embedder
-        self.store = store
-        self.candidates = (settings or RetrievalSettings()).candidates
+        self.index = index
+        self.settings = settings or RetrievalSettings()
 
     def retrieve(self, query: str, top_k: int, sources: list[str] | None = None,
                  focus: str | None = None) -> Retrieved:
         """The top_k committed chunks (of the given sources, if any) that best match the
-        query, each with its score: cosine similarity plus W_WORDS times word overlap."""
+        query, each with its fused score."""
         vector = self.embedder.embed([query])[0]
-        nearest = self.store.open(create=False).query(vector, max(top_k, self.candidates), sources)
-        return Retrieved(query, vector, rerank(query, nearest)[:top_k],
-                         focus if focus != query else None)
+        focus = focus if focus != query else None
+        if sources == []:  # a filter that matched no document
+            return Retrieved(query, vector, [], focus)
+        store = self.index.open(create=False).store
+        n = max(top_k, self.settings.candidates)
+        dense = store.query(vector, n, sources)
+        lexical = self.index.keywords.search(query, n, sources)
+        committed = store.committed_hashes({c.source for c, _ in dense + lexical})
+        dense, lexical = current(dense, committed), current(lexical, committed)
+        documents = {(c.source, c.content_hash): store.sentences(c.source, c.content_hash)
+                     for c, _ in dense + lexical}
+        signals = Signals.of(query, vector, dense, lexical, store, documents)
+        found = collapse_duplicates(signals.ranked(self.settings.keyword_weight), top_k)
+        return Retrieved(query, vector, found, focus,
+                         {k: documents[k] for k in {(c.source, c.content_hash) for c, _ in found}})
 
 
-def rerank(query: str, nearest: list[tuple[Chunk, float]]) -> list[tuple[Chunk, float]]:
-    """Candidates re-scored by the IDF-weighted share of the query's content words they
-    hold (IDF among the candidates), best first."""
+def current(ranked: list[tuple[Chunk, float]],
+            committed: dict[str, str]) -> list[tuple[Chunk, float]]:
+    """Only chunks of their document's committed version (a half-replaced document's new
+    chunks, and an interrupted ingest's, are never seen)."""
+    return [(c, s) for c, s in ranked if committed.get(c.source) == c.content_hash]
+
+
+@dataclass
+class Signals:
+    """What each candidate chunk has going for it, from both indexes."""
+
+    chunks: dict[str, Chunk]
+    cosine: dict[str, float]  # the chunk's vector against the query's
+    keyword: dict[str, float]  # BM25 over the best BM25 among the candidates (0 if unmatched)
+    words: dict[str, float]  # IDF-weighted share of the query's content words it holds
+    sentence: dict[str, float]  # its best sentence's vector against the query's
+
+    @classmethod
+    def of(cls, query: str, vector: np.ndarray, dense: list[tuple[Chunk, float]],
+           lexical: list[tuple[Chunk, float]], store: VectorStore,
+           documents: dict[tuple[str, str], Sentences]) -> "Signals":
+        """Signals for the union of both candidate lists."""
+        chunks = {c.id: c for c, _ in dense + lexical}
+        cosine = {c.id: s for c, s in dense}
+        unseen = [i for i in chunks if i not in cosine]
+        cosine |= {i: float(v @ vector) for i, v in store.chunk_vectors(unseen).items()}
+        top = max((s for _, s in lexical), default=0.0) or 1.0
+        return cls(chunks, cosine, {c.id: s / top for c, s in lexical},
+                   word_overlap(query, list(chunks.values())),
+                   {i: best_sentence(c, documents[(c.source, c.content_hash)], vector)
+                    for i, c in chunks.items()})
+
+    def ranked(self, keyword_weight: float) -> list[tuple[Chunk, float]]:
+        """Every candidate, best first, by the weighted sum of its signals (scaled so that
+        a chunk best on every signal scores 1)."""
+        weights = (W_COSINE, keyword_weight * W_KEYWORD, W_WORDS, W_SENTENCE)
+        total = sum(weights)
+        scored = [(chunk, sum(w * signal.get(i, 0.0) for w, signal in zip(
+            weights, (self.cosine, self.keyword, self.words, self.sentence))) / total)
+            for i, chunk in self.chunks.items()]
+        return sorted(scored, key=lambda pair: -pair[1])
+
+
+def best_sentence(chunk: Chunk, document: Sentences, vector: np.ndarray) -> float:
+    """The best cosine similarity between the query and a sentence of the chunk."""
+    inside = document.overlapping(chunk.start, chunk.end)
+    return float((document.vectors[inside.start:inside.stop] @ vector).max()) if inside else 0.0
+
+
+def word_overlap(query: str, chunks: list[Chunk]) -> dict[str, float]:
+    """Each chunk's IDF-weighted share of the query's content words (IDF among the
+    candidates: a word every candidate has tells little)."""
     wanted = content_terms(query)
-    held = [content_terms(chunk.text) & wanted for chunk, _ in nearest]
-    df = Counter(t for terms in held for t in terms)
-    weights = {t: math.log((len(nearest) + 1) / (df[t] + 0.5)) for t in wanted}
+    held = {c.id: text_terms(c.text) & wanted for c in chunks}
+    df = Counter(t for terms in held.values() for t in terms)
+    weights = {t: math.log((len(chunks) + 1) / (df[t] + 0.5)) for t in wanted}
     total = sum(weights.values()) or 1.0
-    scored = [(chunk, similarity + W_WORDS * sum(weights[t] for t in terms) / total)
-              for (chunk, similarity), terms in zip(nearest, held)]
-    return sorted(scored, key=lambda pair: -pair[1])
+    return {i: sum(weights[t] for t in terms) / total for i, terms in held.items()}
+
+
+def collapse_duplicates(ranked: list[tuple[Chunk, float]],
+                        limit: int | None = None) -> list[tuple[Chunk, float]]:
+    """The ranking (its first `limit`, if given) without chunks that mostly repeat a
+    better-ranked one (the articles quote each other): a result list should not be three
+    copies of one passage."""
+    kept: list[tuple[Chunk, float]] = []
+    shingles: list[frozenset[tuple[str, ...]]] = []
+    for chunk, score in ranked:
+        if limit is not None and len(kept) == limit:
+            break
+        mine = trigrams(chunk.text)
+        if any(jaccard(mine, theirs) >= DUPLICATE for theirs in shingles):
+            continue
+        kept.append((chunk, score))
+        shingles.append(mine)
+    return kept
+
+
+@lru_cache(maxsize=8192)
+def trigrams(text: str) -> frozenset[tuple[str, ...]]:
+    """The text's word trigrams (chunks recur across questions, so they are kept)."""
+    tokens = words(text)
+    return frozenset(tuple(tokens[i:i + 3]) for i in range(max(len(tokens) - 2, 1)))
+
+
+def jaccard(a: set, b: set) -> float:
+    """|a ∩ b| / |a ∪ b|."""
+    return len(a & b) / (len(a | b) or 1)
+

@@ -33,10 +33,12 @@ class ChunkingSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    """How many chunks a question retrieves, and how many candidates are re-ranked first."""
+    """How many chunks a question retrieves, how many candidates each index offers, and
+    how much the keyword index's ranking counts beside the vector store's."""
 
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(30, ge=1, le=200)
+    keyword_weight: float = Field(1.0, ge=0.0, le=10.0)
     max_query_chars: int = Field(2000, ge=1)
 
 

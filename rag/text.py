@@ -91,3 +91,10 @@ def stem(word: str) -> str:
 def content_terms(text: str) -> set[str]:
     """Stems of the words that carry meaning (no stop words)."""
     return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1 or w.isdigit()}
+
+
+@lru_cache(maxsize=65536)
+def text_terms(text: str) -> frozenset[str]:
+    """content_terms of a stored text (a chunk or sentence), kept: the same passages come
+    back question after question."""
+    return frozenset(content_terms(text))

@@ -135,3 +135,17 @@ def test_unknown_model_or_provider_is_one_line_and_exit_1(tmp_path: Path, store:
                   RAG_LLM__GGUF=str(tmp_path / "none.gguf"))
     assert missing.returncode == 1 and missing.stderr.startswith("error: no GGUF file at ")
     assert "Traceback" not in missing.stderr
+
+
+def test_search_and_ask_filter_by_date_and_source(store: Path) -> None:
+    dated = rag("search", "the treaty", "--since", "2024-06-25", "--json", store=store)
+    assert dated.returncode == 0, dated.stderr
+    assert {h["source"] for h in json.loads(dated.stdout)} == {"002_5e06cd6f6b3b4cf9.txt"}
+    named = rag("ask", "What did the treaty promise?", "--source", "001_1346c328f81362a0.txt",
+                "--json", store=store)
+    assert {c["source"] for c in json.loads(named.stdout)["citations"]} == {
+        "001_1346c328f81362a0.txt"}
+    bad = rag("search", "the treaty", "--until", "last week", store=store)
+    assert bad.returncode == 2 and "--until" in bad.stderr and "Traceback" not in bad.stderr
+    empty = rag("search", "the treaty", "--title", "", store=store)
+    assert empty.returncode == 2 and "--title" in empty.stderr and "Traceback" not in empty.stderr

@@ -19,7 +19,7 @@ from rag.embedding import Embedder
 from rag.models import Citation
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
-from rag.text import MONTHS, WEEKDAYS, Span, content_terms, sentences, words
+from rag.text import MONTHS, WEEKDAYS, Span, content_terms, text_terms, words
 
 # Weights of the three signals; chosen on the golden set and squad-dev-48 (evals/README.md).
 W_MEANING, W_WORDS, W_CHUNK = 0.5, 0.35, 0.15
@@ -70,11 +70,10 @@ class ExtractiveAnswerer:
         return compose(chosen)
 
     def ranked(self, question: str, retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:
-        """Every candidate sentence, scored, best first, with its vector."""
-        pool = candidates(retrieved)
+        """Every candidate sentence, scored, best first, with its stored vector."""
+        pool, vectors = candidates(retrieved)
         if not pool:
             return [], np.empty((0, 0))
-        vectors = self.embedder.embed([c.span.text for c in pool])
         focus = retrieved.focus or question
         score(pool, vectors @ self.question_vector(retrieved), weighted_terms(question, focus),
               bool(_ASKS_QUANTITY.match(focus)))
@@ -109,19 +108,24 @@ class ExtractiveAnswerer:
         return [pool[i] for i in picked]
 
 
-def candidates(retrieved: Retrieved) -> list[Candidate]:
-    """Every distinct sentence of the retrieved chunks that could stand as an answer."""
-    pool, seen = [], set()
+def candidates(retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:
+    """Every distinct sentence that overlaps a retrieved chunk and could stand as an
+    answer, whole even where the chunk cuts it, with its vector stored at ingest."""
+    pool, rows, seen = [], [], set()
     for chunk, chunk_score in retrieved.chunks:
-        spans = sentences(chunk.text, offset=chunk.start)
-        terms = [content_terms(s.text) for s in spans]
-        for i, span in enumerate(spans):
+        document = retrieved.sentences[(chunk.source, chunk.content_hash)]
+        spans = document.spans
+        for i in document.overlapping(chunk.start, chunk.end):
+            span = spans[i]
             if (chunk.source, span.start) in seen or not answer_like(span.text, chunk.title):
                 continue
             seen.add((chunk.source, span.start))
-            around = set().union(*terms[max(i - 1, 0):i], *terms[i + 1:i + 2])
-            pool.append(Candidate(span, chunk.source, chunk.title, chunk_score, terms[i], around))
-    return pool
+            around = set().union(*(text_terms(s.text) for s in spans[max(i - 1, 0):i + 2]
+                                   if s is not span))
+            pool.append(Candidate(span, chunk.source, chunk.title, chunk_score,
+                                  set(text_terms(span.text)), around))
+            rows.append(document.vectors[i])
+    return pool, np.asarray(rows, dtype=np.float32)
 
 
 def answer_like(text: str, title: str) -> bool:

@@ -20,7 +20,6 @@ from rag.llm import LLM, Message
 from rag.models import Citation, Dropped, Verification
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
-from rag.text import sentences
 from rag.verify import Checker, Passage, Support, Verdict, claims, settled
 
 SYSTEM = (
@@ -128,8 +127,8 @@ class Checked:
 
 
 def passages_for(pool: list[Candidate], retrieved: Retrieved, limit: int) -> list[Passage]:
-    """The best sentences, each with the sentences either side of it in its chunk, as up to
-    `limit` numbered passages that do not overlap."""
+    """The best sentences, each with the sentences either side of it in its article, as up
+    to `limit` numbered passages that do not overlap."""
     chosen: list[Passage] = []
     for candidate in pool:
         if len(chosen) == limit:
@@ -137,13 +136,13 @@ def passages_for(pool: list[Candidate], retrieved: Retrieved, limit: int) -> lis
         if any(p.source == candidate.source and p.start <= candidate.span.start < p.end
                for p in chosen):
             continue
-        chunk = next(c for c, _ in retrieved.chunks if c.source == candidate.source
-                     and c.start <= candidate.span.start < c.end)
-        spans = sentences(chunk.text, offset=chunk.start)
+        chunk = next(c for c, _ in retrieved.chunks if c.source == candidate.source)
+        document = retrieved.sentences[(chunk.source, chunk.content_hash)]
+        spans = document.spans
         at = next(i for i, s in enumerate(spans) if s.start == candidate.span.start)
         start, end = spans[max(at - 1, 0)].start, spans[min(at + 1, len(spans) - 1)].end
         chosen.append(Passage(len(chosen) + 1, chunk.source, chunk.title,
-                              chunk.text[start - chunk.start:end - chunk.start], start, end))
+                              document.text[start:end], start, end))
     return chosen
 
 

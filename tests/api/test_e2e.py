@@ -54,7 +54,9 @@ def test_search_returns_ranked_chunks(client: httpx.Client) -> None:
     ({"question": "Who?", "top_k": 0}, "invalid_request"),
     ({"question": "Who?", "top_k": "five"}, "invalid_request"),
     ({"question": "Who?", "provider": "gpt-9"}, "invalid_request"),
-    ({"question": "Who?", "filters": {"author": "x"}}, "invalid_request"),
+    ({"question": "Who?", "filters": {"publisher": "x"}}, "invalid_request"),
+    ({"question": "Who?", "filters": {"since": "last week"}}, "invalid_request"),
+    ({"question": "Who?", "filters": {"source": []}}, "invalid_request"),
 ])
 def test_bad_questions_get_a_4xx_json_error(client: httpx.Client, payload: dict, code: str) -> None:
     response = client.post("/v1/ask", json=payload)

@@ -3,6 +3,7 @@
 import pytest
 
 from rag.errors import SourceError, UnknownDocument
+from rag.filters import Filters
 
 from tests.conftest import SEEDS
 
@@ -39,7 +40,7 @@ def test_a_streamed_answer_is_tokens_then_citations_then_the_answer(seeded) -> N
 
 def test_a_source_filter_keeps_retrieval_and_citations_inside_it(seeded) -> None:
     source = "002_5e06cd6f6b3b4cf9.txt"
-    hits = seeded.search("treaty", top_k=10, sources=[source])
+    hits = seeded.search("treaty", top_k=10, filters=Filters(source=source))
     assert hits and {h.source for h in hits} == {source}
-    assert seeded.search("treaty", sources=["no-such.txt"]) == []
-    assert seeded.ask("What is the treaty?", sources=["no-such.txt"]).refused
+    assert seeded.search("treaty", filters=Filters(source=["no-such.txt"])) == []
+    assert seeded.ask("What is the treaty?", filters=Filters(source=["no-such.txt"])).refused

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 
 from rag.errors import EmbedderMismatch, EmptyStore, SourceError
-from rag.store import ChromaStore
+from rag.chroma import ChromaStore
 
 from tests.conftest import SEEDS
 
 
 def chunk_total(pipeline) -> int:
-    return sum(len(pipeline.store.chunk_ids(d["source"])) for d in pipeline.documents())
+    return sum(len(pipeline.index.store.chunk_ids(d["source"])) for d in pipeline.documents())
 
 
 def test_reingesting_unchanged_files_embeds_and_adds_nothing(make_pipeline) -> None:
@@ -28,12 +28,12 @@ def test_a_changed_file_replaces_its_chunks(make_pipeline, corpus: Path) -> None
     pipeline = make_pipeline()
     pipeline.ingest([corpus])
     target = corpus / "003_0a51626ba7e6a7a1.txt"
-    old_ids = pipeline.store.chunk_ids(target.name)
+    old_ids = pipeline.index.store.chunk_ids(target.name)
     target.write_text("Implications of the summit for Lapland\n\nThe reindeer herders of Lapland "
                       "were not consulted about the treaty, the ministry of fisheries said.\n")
     report = pipeline.ingest([corpus])
     assert report.indexed == [target.name] and report.chunks_removed == len(old_ids)
-    new_ids = pipeline.store.chunk_ids(target.name)
+    new_ids = pipeline.index.store.chunk_ids(target.name)
     assert len(new_ids) == 1 and not new_ids & old_ids
     hits = pipeline.search("reindeer herders in Lapland", top_k=3)
     assert hits[0].source == target.name and "reindeer" in hits[0].text
@@ -59,8 +59,8 @@ def test_a_bad_file_named_directly_is_an_error(make_pipeline, tmp_path: Path) ->
 def test_interrupted_ingest_leaves_a_usable_store_and_a_rerun_completes(
         make_pipeline, corpus: Path, monkeypatch) -> None:
     pipeline = make_pipeline()
-    pipeline.store.open(create=True)
-    real_commit, calls = pipeline.store.commit_document, []
+    pipeline.index.store.open(create=True)
+    real_commit, calls = pipeline.index.store.commit_document, []
 
     def commit_then_interrupt(document, *args):
         calls.append(document.source)
@@ -68,13 +68,13 @@ def test_interrupted_ingest_leaves_a_usable_store_and_a_rerun_completes(
             raise KeyboardInterrupt
         real_commit(document, *args)
 
-    monkeypatch.setattr(pipeline.store, "commit_document", commit_then_interrupt)
+    monkeypatch.setattr(pipeline.index.store, "commit_document", commit_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         pipeline.ingest([corpus])
-    monkeypatch.setattr(pipeline.store, "commit_document", real_commit)
+    monkeypatch.setattr(pipeline.index.store, "commit_document", real_commit)
     names = sorted(p.name for p in corpus.iterdir())
     assert [d["source"] for d in pipeline.documents()] == names[:2]
-    assert pipeline.store.chunk_ids(names[2])  # written but not committed ...
+    assert pipeline.index.store.chunk_ids(names[2])  # written but not committed ...
     hits = pipeline.search("Putin's visit to North Korea", top_k=20)
     assert {h.source for h in hits} <= set(names[:2])  # ... so never retrieved
     report = pipeline.ingest([corpus])
@@ -83,7 +83,7 @@ def test_interrupted_ingest_leaves_a_usable_store_and_a_rerun_completes(
     fresh.ingest([corpus])
     assert chunk_total(pipeline) == chunk_total(fresh)
     assert report.chunks_embedded == chunk_total(fresh) - sum(
-        len(pipeline.store.chunk_ids(n)) for n in names[:3])
+        len(pipeline.index.store.chunk_ids(n)) for n in names[:3])
 
 
 def test_opening_a_store_with_another_embedder_says_to_reindex(seeded_store: Path) -> None:

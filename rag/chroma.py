@@ -1,0 +1,242 @@
+"""The VectorStore in a Chroma PersistentClient folder: three collections, for chunks,
+document records (the commit points) and sentence vectors."""
+
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import EmbedderMismatch, EmptyStore
+from rag.models import Chunk, SourceDocument
+from rag.settings import StoreSettings
+from rag.store import (DocumentRecord, Sentences, chunk_from, chunk_metadata, doc_id,
+                       index_exists, sentence_id)
+from rag.text import Span
+
+CACHED_DOCUMENTS = 512  # documents whose sentence vectors are kept in memory
+BATCH = 4000  # rows per Chroma write (its limit is about 5,000)
+
+
+class ChromaStore:
+    """Chunks, documents and sentences in one Chroma folder."""
+
+    def __init__(self, settings: StoreSettings, embedder_name: str, dimension: int) -> None:
+        self.path = Path(settings.path)
+        self.name = settings.collection
+        self.embedder_name = embedder_name
+        self.dimension = dimension
+        self._chunks = self._documents = self._sentences = None
+        self._cache: OrderedDict[tuple[str, str], Sentences] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    @property
+    def exists(self) -> bool:
+        """Whether anything was ever written here."""
+        return index_exists(self.path)
+
+    def client(self):  # noqa: ANN201 - chromadb is imported lazily
+        """A client on the folder."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        return chromadb.PersistentClient(path=str(self.path),
+                                         settings=ChromaSettings(anonymized_telemetry=False))
+
+    def collection_names(self) -> tuple[str, str, str]:
+        """The chunk, document and sentence collections' names."""
+        return self.name, f"{self.name}-documents", f"{self.name}-sentences"
+
+    def open(self, *, create: bool) -> "ChromaStore":
+        """Open (or create) the collections; EmbedderMismatch if built with another model."""
+        if self._chunks is not None:
+            return self
+        if not create and not self.exists:
+            raise EmptyStore(f"no index at {self.path}: run `rag ingest seeds/` first")
+        client = self.client()
+        wanted = {"hnsw:space": "cosine", "embedder": self.embedder_name, "dimension": self.dimension}
+        chunks_name, documents_name, sentences_name = self.collection_names()
+        chunks = client.get_or_create_collection(chunks_name, metadata=wanted, embedding_function=None)
+        stored = chunks.metadata or {}
+        if (stored.get("embedder"), stored.get("dimension")) != (self.embedder_name, self.dimension):
+            raise EmbedderMismatch(
+                f"{self.path} was indexed with {stored.get('embedder')} "
+                f"(dimension {stored.get('dimension')}), not {self.embedder_name} "
+                f"(dimension {self.dimension}): re-index with `rag ingest --rebuild`",
+                stored=str(stored.get("embedder")), current=self.embedder_name,
+            )
+        self._documents = client.get_or_create_collection(
+            documents_name, metadata=wanted, embedding_function=None)
+        self._sentences = client.get_or_create_collection(
+            sentences_name, metadata=wanted, embedding_function=None)
+        self._chunks = chunks
+        return self
+
+    def reset(self) -> None:
+        """Drop every collection (for --rebuild): every document is indexed again."""
+        client = self.client()
+        present = {c.name for c in client.list_collections()}
+        for name in self.collection_names():
+            if name in present:
+                client.delete_collection(name)
+        self._chunks = self._documents = self._sentences = None
+        with self._cache_lock:
+            self._cache.clear()
+
+    # -- documents -------------------------------------------------------------------------
+
+    def document(self, source: str) -> DocumentRecord | None:
+        """The committed record of one source, or None."""
+        got = self._documents.get(ids=[doc_id(source)], include=["metadatas"])
+        return DocumentRecord(got["metadatas"][0]) if got["ids"] else None
+
+    def document_text(self, source: str) -> str | None:
+        """The text that a citation's offsets index into."""
+        got = self._documents.get(ids=[doc_id(source)], include=["documents"])
+        return got["documents"][0] if got["ids"] else None
+
+    def documents(self) -> list[DocumentRecord]:
+        """Every committed document, by source."""
+        got = self._documents.get(include=["metadatas"])
+        return sorted((DocumentRecord(m) for m in got["metadatas"]), key=lambda r: r["source"])
+
+    def committed_hashes(self, sources: set[str]) -> dict[str, str]:
+        """Committed content hash per source."""
+        if not sources:
+            return {}
+        got = self._documents.get(ids=[doc_id(s) for s in sources], include=["metadatas"])
+        return {m["source"]: m["content_hash"] for m in got["metadatas"]}
+
+    def commit_document(self, document: SourceDocument, chunker: str, chunk_count: int,
+                        vector: np.ndarray) -> None:
+        """Write the record that makes the document's current chunks visible."""
+        metadata = {
+            "source": document.source, "title": document.title,
+            "content_hash": document.content_hash, "chunker": chunker,
+            "chunks": chunk_count, "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        metadata |= {k: v for k in ("author", "date") if (v := getattr(document, k))}
+        self._documents.upsert(
+            ids=[doc_id(document.source)], embeddings=[vector.tolist()],
+            documents=[document.text], metadatas=[metadata],
+        )
+
+    def delete_document(self, source: str) -> None:
+        """Remove the record: the document's chunks are hidden at once."""
+        self._documents.delete(ids=[doc_id(source)])
+
+    def count(self) -> int:
+        """How many documents are committed."""
+        return self._documents.count()
+
+    # -- chunks ----------------------------------------------------------------------------
+
+    def chunk_ids(self, source: str | None = None) -> set[str]:
+        """Ids of every chunk stored (for one source, if given), committed or not."""
+        where = {"source": source} if source is not None else None
+        return set(self._chunks.get(where=where, include=[])["ids"])
+
+    def chunks(self, ids: list[str]) -> list[Chunk]:
+        """The stored chunks with these ids."""
+        found = []
+        for at in range(0, len(ids), BATCH):
+            got = self._chunks.get(ids=ids[at:at + BATCH], include=["documents", "metadatas"])
+            found += [chunk_from(i, t, m)
+                      for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        return found
+
+    def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these chunks, by id."""
+        if not ids:
+            return {}
+        got = self._chunks.get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+
+    def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
+        """Stored embeddings of a source's chunks by their text, to reuse for unchanged text."""
+        got = self._chunks.get(where={"source": source}, include=["documents", "embeddings"])
+        return {t: np.asarray(v, dtype=np.float32) for t, v in zip(got["documents"], got["embeddings"])}
+
+    def put_chunks(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Upsert chunks with their spans; metadata is refreshed even when the text is not."""
+        for at in range(0, len(chunks), BATCH):
+            part = chunks[at:at + BATCH]
+            self._chunks.upsert(
+                ids=[c.id for c in part], embeddings=vectors[at:at + BATCH].tolist(),
+                documents=[c.text for c in part], metadatas=[chunk_metadata(c) for c in part],
+            )
+
+    def delete_chunks(self, ids: set[str]) -> None:
+        """Remove chunks that no longer belong to their document."""
+        if ids:
+            self._chunks.delete(ids=sorted(ids))
+
+    def chunk_count(self) -> int:
+        """How many chunks are stored."""
+        return self._chunks.count()
+
+    def query(self, vector: np.ndarray, n: int,
+              sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+        """The n nearest stored chunks (of the given sources only, if any), best first,
+        with cosine similarity; committed or not (the caller filters). EmptyStore when
+        nothing is indexed (counted only then: a count costs as much as the query)."""
+        where = {"source": {"$in": sources}} if sources else None
+        got = self._chunks.query(query_embeddings=[vector.tolist()], n_results=n, where=where,
+                                 include=["documents", "metadatas", "distances"])
+        if not got["ids"][0] and self.count() == 0:
+            raise EmptyStore(f"no documents indexed at {self.path}: run `rag ingest seeds/` first")
+        return [(chunk_from(i, text, meta), 1.0 - distance) for i, text, meta, distance in
+                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+
+    # -- sentences -------------------------------------------------------------------------
+
+    def sentence_ids(self, source: str) -> set[str]:
+        """Ids of every sentence vector stored for a source."""
+        return set(self._sentences.get(where={"source": source}, include=[])["ids"])
+
+    def sentence_vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
+        """Stored sentence vectors of a source by their text."""
+        got = self._sentences.get(where={"source": source}, include=["documents", "embeddings"])
+        return {t: np.asarray(v, dtype=np.float32) for t, v in zip(got["documents"], got["embeddings"])}
+
+    def put_sentences(self, document: SourceDocument, spans: list[Span],
+                      vectors: np.ndarray) -> None:
+        """Upsert a document version's sentences with their vectors."""
+        for at in range(0, len(spans), BATCH):
+            part = spans[at:at + BATCH]
+            self._sentences.upsert(
+                ids=[sentence_id(document, s) for s in part],
+                embeddings=vectors[at:at + BATCH].tolist(), documents=[s.text for s in part],
+                metadatas=[{"source": document.source, "content_hash": document.content_hash,
+                            "start": s.start, "end": s.end} for s in part],
+            )
+
+    def delete_sentences(self, ids: set[str]) -> None:
+        """Remove sentence vectors of old document versions."""
+        if ids:
+            self._sentences.delete(ids=sorted(ids))
+
+    def sentences(self, source: str, content_hash: str) -> Sentences:
+        """One committed document version's text, sentences in order and their vectors;
+        kept in memory for the most recently used documents (a version never changes)."""
+        key = (source, content_hash)
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        got = self._sentences.get(
+            where={"$and": [{"source": source}, {"content_hash": content_hash}]},
+            include=["documents", "metadatas", "embeddings"])
+        rows = sorted(zip(got["metadatas"], got["documents"], got["embeddings"]),
+                      key=lambda row: row[0]["start"])
+        vectors = (np.asarray([v for *_, v in rows], dtype=np.float32) if rows
+                   else np.zeros((0, self.dimension), dtype=np.float32))
+        found = Sentences(self.document_text(source) or "",
+                          [Span(text, meta["start"], meta["end"]) for meta, text, _ in rows],
+                          vectors)
+        with self._cache_lock:
+            self._cache[key] = found
+            while len(self._cache) > CACHED_DOCUMENTS:
+                self._cache.popitem(last=False)
+        return found

@@ -1,0 +1,47 @@
+"""The two indexes a question searches, kept in step: the vector store (chunks by meaning,
+documents, sentence vectors) and the keyword index beside it (chunks by their words)."""
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rag.keywords import KeywordIndex
+from rag.settings import StoreSettings
+from rag.store import VectorStore, make_store
+
+
+@dataclass
+class Index:
+    """A vector store and its keyword index; opening brings the keyword index in step."""
+
+    store: VectorStore
+    keywords: KeywordIndex
+    say: Callable[[str], None] = lambda _: None
+    _synced: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def exists(self) -> bool:
+        """Whether anything was ever indexed here."""
+        return self.store.exists
+
+    def open(self, *, create: bool) -> "Index":
+        """Open the vector store (EmptyStore or EmbedderMismatch as it says), and once per
+        process rebuild the keyword index from it where it is missing or out of step."""
+        self.store.open(create=create)
+        with self._lock:
+            if not self._synced:
+                self.keywords.sync(self.store, self.say)
+                self._synced = True
+        return self
+
+    def reset(self) -> None:
+        """Drop both indexes (for --rebuild)."""
+        self.store.reset()
+        self.keywords.reset()
+        self._synced = False
+
+
+def make_index(settings: StoreSettings, embedder_name: str, dimension: int) -> Index:
+    """The vector store the settings describe, with its keyword index in its folder."""
+    return Index(make_store(settings, embedder_name, dimension), KeywordIndex(settings.path))

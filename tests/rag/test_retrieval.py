@@ -1,0 +1,146 @@
+"""Hybrid retrieval over a real Chroma store and its keyword index: both indexes stay in
+step through ingest, replace, delete and interruptions; words and meaning both find;
+filters hold; duplicates collapse; an answer embeds only the question."""
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rag.filters import Filters, publication_date
+from rag.text import content_terms
+
+from tests.conftest import SEEDS
+
+HARBOUR = ("Harbour minutes\n\nThe harbour committee approved the dredging budget on Tuesday "
+           "after a long debate.\n")
+LEDGER = ("Shipping ledger\n\nThe warehouse inventory was counted again in spring. "
+          "Crate 7741-QX stays in the eastern shed until further notice.\n")
+
+
+def in_step(pipeline) -> bool:  # noqa: ANN001
+    """The keyword index holds exactly the vector store's chunks."""
+    index = pipeline.index.open(create=False)
+    return index.keywords.ids() == index.store.chunk_ids() != set()
+
+
+def chunk_total(pipeline) -> int:  # noqa: ANN001
+    """Chunks stored, committed or not."""
+    return len(pipeline.index.open(create=False).store.chunk_ids())
+
+
+def test_both_indexes_agree_after_ingest_replace_and_delete(make_pipeline, corpus: Path) -> None:
+    pipeline = make_pipeline()
+    pipeline.ingest([corpus])
+    assert in_step(pipeline)
+    (corpus / "003_0a51626ba7e6a7a1.txt").write_text(HARBOUR)
+    pipeline.ingest([corpus])
+    assert in_step(pipeline)
+    assert pipeline.delete_document("004_c525336cda19562d.txt") > 0
+    assert in_step(pipeline)
+    assert not pipeline.index.keywords.ids("004_c525336cda19562d.txt")
+
+
+@pytest.mark.parametrize("step", ["keywords.put", "store.commit_document", "store.delete_chunks"])
+def test_an_interrupted_ingest_leaves_the_indexes_agreeing_once_rerun(
+        make_pipeline, corpus: Path, monkeypatch, step: str) -> None:
+    pipeline = make_pipeline()
+    pipeline.ingest([corpus])
+    target = corpus / "003_0a51626ba7e6a7a1.txt"
+    target.write_text(HARBOUR)  # a replacement, so every step of the sequence is reached
+    owner, name = step.split(".")
+    part = getattr(pipeline.index, owner)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(part, name, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.ingest([corpus])
+    monkeypatch.undo()
+    reopened = make_pipeline(store=pipeline.settings.store.path)  # as a new process would
+    assert in_step(reopened)
+    committed_text = reopened.source_text(target.name)  # whichever version was committed
+    hits = reopened.search("harbour committee dredging budget", top_k=10)
+    assert all(h.text == committed_text[h.start:h.end] for h in hits if h.source == target.name)
+    reopened.ingest([corpus])
+    fresh = make_pipeline(store=corpus.parent / "fresh")
+    fresh.ingest([corpus])
+    assert in_step(reopened) and chunk_total(reopened) == chunk_total(fresh)
+    assert reopened.search("harbour committee dredging budget", top_k=1)[0].source == target.name
+
+
+def test_a_missing_keyword_index_is_rebuilt_from_the_vector_store(make_pipeline) -> None:
+    pipeline = make_pipeline()
+    pipeline.ingest([SEEDS])
+    before = pipeline.search("bamboo diplomacy", top_k=3)
+    pipeline.index.keywords.reset()
+    reopened = make_pipeline(store=pipeline.settings.store.path)
+    assert reopened.search("bamboo diplomacy", top_k=3) == before
+    assert in_step(reopened)
+
+
+def test_a_rare_word_and_a_paraphrase_are_both_found(make_pipeline, corpus: Path) -> None:
+    (corpus / "harbour.txt").write_text(HARBOUR)
+    (corpus / "ledger.txt").write_text(LEDGER)
+    pipeline = make_pipeline()
+    pipeline.ingest([corpus])
+    assert pipeline.search("7741-QX", top_k=1)[0].source == "ledger.txt"
+    meaning = "port authority agreed money for deepening the channel"
+    assert not content_terms(meaning) & content_terms(HARBOUR)  # not one word in common
+    index = pipeline.index.open(create=False)
+    assert all(c.source != "harbour.txt" for c, _ in index.keywords.search(meaning, 30))
+    assert pipeline.search(meaning, top_k=1)[0].source == "harbour.txt"
+
+
+def test_filters_return_only_matching_sources(seeded) -> None:
+    # Two seed articles state a date: 000 (June 22, 2024) and 002 (27 Jun, 2024).
+    authored = next(d for d in seeded.documents() if d.get("author"))
+    cases = {
+        "title": (Filters(title="SECURITY PACT"), {"001_1346c328f81362a0.txt"}),
+        "author": (Filters(author=authored["author"].split()[-1].lower()), {authored["source"]}),
+        "since": (Filters(since=date(2024, 6, 25)), {"002_5e06cd6f6b3b4cf9.txt"}),
+        "until": (Filters(until=date(2024, 6, 25)), {"000_4ab743d7e2df48f5.txt"}),
+        "range": (Filters(since=date(2024, 6, 1), until=date(2024, 6, 30)),
+                  {"000_4ab743d7e2df48f5.txt", "002_5e06cd6f6b3b4cf9.txt"}),
+        "sources": (Filters(source=["001_1346c328f81362a0.txt", authored["source"]]),
+                    {"001_1346c328f81362a0.txt", authored["source"]}),
+    }
+    for name, (filters, allowed) in cases.items():
+        hits = seeded.search("the treaty between Russia and North Korea", top_k=10, filters=filters)
+        assert {h.source for h in hits} == allowed, name
+    nothing = Filters(until=date(2023, 12, 31))
+    assert seeded.search("treaty", filters=nothing) == []
+    assert seeded.ask("What does the treaty say?", filters=nothing).refused
+
+
+def test_articles_dates_are_read_as_they_are_written() -> None:
+    assert publication_date("27 Jun, 2024") == date(2024, 6, 27)
+    assert publication_date("June 22, 2024") == date(2024, 6, 22)
+    assert publication_date("2024-06-22") == date(2024, 6, 22)
+    assert publication_date("sometime in June") is None
+
+
+def test_a_repeated_article_does_not_fill_the_results_twice(make_pipeline, corpus: Path) -> None:
+    shutil.copy(corpus / "001_1346c328f81362a0.txt", corpus / "001_copy.txt")
+    pipeline = make_pipeline()
+    pipeline.ingest([corpus])
+    hits = pipeline.search("Mutual Defense Clause Article 51 of the UN Charter", top_k=5)
+    assert len({h.text for h in hits}) == len(hits)
+    assert {"001_1346c328f81362a0.txt", "001_copy.txt"} & {hits[0].source}
+    assert not {"001_1346c328f81362a0.txt", "001_copy.txt"} <= {h.source for h in hits[:2]}
+
+
+def test_answering_embeds_only_the_question(seeded, monkeypatch) -> None:
+    embedded: list[str] = []
+    real = seeded.embedder.embed
+
+    def counting(texts: list[str]):  # noqa: ANN202
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(seeded.embedder, "embed", counting)
+    answer = seeded.ask("Which article of the UN Charter does the defence clause invoke?")
+    assert "Article 51" in answer.answer and answer.citations
+    assert embedded == ["Which article of the UN Charter does the defence clause invoke?"]
