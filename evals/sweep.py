@@ -15,7 +15,7 @@ from pathlib import Path
 from statistics import fmean
 
 
-from rag.retrieval import RRF_K, Signals, collapse_duplicates, current
+from rag.retrieval import Signals, collapse_duplicates, current
 from rag.settings import load_settings
 
 from evals import metrics
@@ -23,6 +23,7 @@ from evals.datasets import load_dataset
 from evals.runner import eval_pipeline, spread
 
 POOL = 50  # candidates taken from each index; variants use the first `candidates` of them
+RRF_K = 60  # reciprocal rank fusion's damping constant (Cormack et al. 2009)
 
 
 @dataclass

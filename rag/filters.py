@@ -69,8 +69,6 @@ def publication_date(text: str | None) -> date | None:
     return None
 
 
-def matching_sources(filters: Filters | None, records: list[DocumentRecord]) -> list[str] | None:
-    """The sources the filters allow (None: no filter, every document)."""
-    if filters is None or filters.empty:
-        return None
+def matching_sources(filters: Filters, records: list[DocumentRecord]) -> list[str]:
+    """The sources of the documents the filters allow."""
     return [r["source"] for r in records if filters.matches(r)]

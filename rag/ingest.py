@@ -77,8 +77,10 @@ def index_document(document: SourceDocument, *, index: Index, embedder: Embedder
     record = store.document(document.source)
     if record and (record["content_hash"], record["chunker"]) == (document.content_hash,
                                                                   chunker.signature):
-        if len(store.chunk_ids(document.source)) == len(keywords.ids(document.source)) == int(
-                record["chunks"]):
+        whole = (len(store.chunk_ids(document.source)) == len(keywords.ids(document.source))
+                 == int(record["chunks"])) and (len(store.sentence_ids(document.source))
+                                                == len(sentences(document.text)))
+        if whole:
             return "unchanged", 0, 0
         _, removed = replace_document(document, index=index,
                                       embedder=embedder, chunker=chunker)

@@ -13,12 +13,12 @@ from rag.conversation import Turn, standalone_question
 from rag.embedding import Embedder, make_embedder
 from rag.errors import InvalidQuestion, UnknownDocument
 from rag.filters import Filters, matching_sources
+from rag.index import Index, make_index
 from rag.ingest import Progress, index_document, ingest, remove_document
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
 from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.index import Index, make_index
 from rag.store import DocumentRecord
 
 

@@ -17,7 +17,6 @@ from rag.settings import RetrievalSettings
 from rag.store import Sentences, VectorStore
 from rag.text import content_terms, text_terms, words
 
-RRF_K = 60  # reciprocal rank fusion's damping constant (Cormack et al. 2009), for the sweep
 # Weights of a candidate's signals; swept on squad-dev-48 and the golden set together
 # (evals/README.md, `python -m evals.sweep`).
 W_COSINE, W_KEYWORD, W_WORDS, W_SENTENCE = 1.0, 0.2, 0.3, 1.0
