@@ -16,7 +16,6 @@ from rag.loading import discover, load
 from rag.answering import REFUSAL
 from rag.models import Answer, Citation, SearchHit, Timings
 from rag.pipeline import Pipeline
-from rag.retrieval import current
 
 TOP_K = 5
 
@@ -85,10 +84,9 @@ class Bm25Only:
 
     def search(self, query: str, top_k: int = TOP_K) -> list[SearchHit]:
         """The committed chunks with the best BM25 scores."""
-        found = self.index.keywords.search(query, top_k * 4)
-        committed = self.index.store.committed_hashes({c.source for c, _ in found})
+        (found,) = self.index.current(self.index.keywords.search(query, top_k * 4))
         return [SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
-                          score=round(s, 4)) for c, s in current(found, committed)[:top_k]]
+                          score=round(s, 4)) for c, s in found[:top_k]]
 
     def ask(self, question: str) -> Answer:
         """The best chunk, quoted whole; refuses only when no word matches."""

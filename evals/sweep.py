@@ -15,7 +15,8 @@ from pathlib import Path
 from statistics import fmean
 
 
-from rag.retrieval import Signals, collapse_duplicates, current
+from rag.models import Chunk
+from rag.retrieval import Signals, collapse_duplicates
 from rag.settings import load_settings
 
 from evals import metrics
@@ -30,7 +31,7 @@ RRF_K = 60  # reciprocal rank fusion's damping constant (Cormack et al. 2009)
 class Candidate:
     """One chunk offered for a question, with every signal a variant may rank by."""
 
-    chunk: object
+    chunk: Chunk
     dense_rank: int | None
     keyword_rank: int | None
     cosine: float
@@ -42,15 +43,9 @@ class Candidate:
 
 def gather(pipeline, record, pool: int) -> list[Candidate]:  # noqa: ANN001
     """Both indexes' candidates for one question, with the signals retrieval computes."""
-    index = pipeline.index.open(create=False)
     vector = pipeline.embedder.embed([record.question])[0]
-    dense = index.store.query(vector, pool)
-    lexical = index.keywords.search(record.question, pool)
-    committed = index.store.committed_hashes({c.source for c, _ in dense + lexical})
-    dense, lexical = current(dense, committed), current(lexical, committed)
-    documents = {(c.source, c.content_hash): index.store.sentences(c.source, c.content_hash)
-                 for c, _ in dense + lexical}
-    signals = Signals.of(record.question, vector, dense, lexical, index.store, documents)
+    dense, lexical, documents = pipeline.retriever.candidates(record.question, vector, pool)
+    signals = Signals.of(record.question, vector, dense, lexical, pipeline.index.store, documents)
     dense_rank = {c.id: r for r, (c, _) in enumerate(dense, 1)}
     keyword_rank = {c.id: r for r, (c, _) in enumerate(lexical, 1)}
     return [Candidate(chunk, dense_rank.get(i), keyword_rank.get(i), signals.cosine[i],

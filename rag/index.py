@@ -6,8 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.keywords import KeywordIndex
+from rag.models import Chunk
 from rag.settings import StoreSettings
 from rag.store import VectorStore, make_store
+
+Ranked = list[tuple[Chunk, float]]  # chunks with their scores, best first
 
 
 @dataclass
@@ -34,6 +37,14 @@ class Index:
                 self.keywords.sync(self.store, self.say)
                 self._synced = True
         return self
+
+    def current(self, *ranked: Ranked) -> list[Ranked]:
+        """Each ranking with only the chunks of their document's committed version (a
+        half-replaced document's new chunks, and an interrupted ingest's, are never seen);
+        one look-up of the committed versions serves every ranking."""
+        committed = self.store.committed_hashes({c.source for found in ranked for c, _ in found})
+        return [[(c, s) for c, s in found if committed.get(c.source) == c.content_hash]
+                for found in ranked]
 
     def reset(self) -> None:
         """Drop both indexes (for --rebuild)."""

@@ -5,7 +5,8 @@ differs (`sync`)."""
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag.models import Chunk
@@ -111,17 +112,16 @@ class KeywordIndex:
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
-class transaction:  # noqa: N801 - used as a statement: `with transaction(db):`
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind, *_) -> None:  # noqa: ANN001
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def match_expression(query: str) -> str:

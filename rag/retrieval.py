@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.index import Index
+from rag.index import Index, Ranked
 from rag.models import Chunk
 from rag.settings import RetrievalSettings
 from rag.store import Sentences, VectorStore
@@ -52,25 +52,23 @@ class Retriever:
         focus = focus if focus != query else None
         if sources == []:  # a filter that matched no document
             return Retrieved(query, vector, [], focus)
-        store = self.index.open(create=False).store
-        n = max(top_k, self.settings.candidates)
-        dense = store.query(vector, n, sources)
-        lexical = self.index.keywords.search(query, n, sources)
-        committed = store.committed_hashes({c.source for c, _ in dense + lexical})
-        dense, lexical = current(dense, committed), current(lexical, committed)
-        documents = {(c.source, c.content_hash): store.sentences(c.source, c.content_hash)
-                     for c, _ in dense + lexical}
-        signals = Signals.of(query, vector, dense, lexical, store, documents)
+        dense, lexical, documents = self.candidates(query, vector,
+                                                    max(top_k, self.settings.candidates), sources)
+        signals = Signals.of(query, vector, dense, lexical, self.index.store, documents)
         found = collapse_duplicates(signals.ranked(self.settings.keyword_weight), top_k)
         return Retrieved(query, vector, found, focus,
                          {k: documents[k] for k in {(c.source, c.content_hash) for c, _ in found}})
 
-
-def current(ranked: list[tuple[Chunk, float]],
-            committed: dict[str, str]) -> list[tuple[Chunk, float]]:
-    """Only chunks of their document's committed version (a half-replaced document's new
-    chunks, and an interrupted ingest's, are never seen)."""
-    return [(c, s) for c, s in ranked if committed.get(c.source) == c.content_hash]
+    def candidates(self, query: str, vector: np.ndarray, n: int, sources: list[str] | None = None,
+                   ) -> tuple[Ranked, Ranked, dict[tuple[str, str], Sentences]]:
+        """The n best committed chunks by meaning and by words, and the stored sentences of
+        every document version among them."""
+        index = self.index.open(create=False)
+        dense, lexical = index.current(index.store.query(vector, n, sources),
+                                       index.keywords.search(query, n, sources))
+        documents = {(c.source, c.content_hash): index.store.sentences(c.source, c.content_hash)
+                     for c, _ in dense + lexical}
+        return dense, lexical, documents
 
 
 @dataclass
