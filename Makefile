@@ -35,6 +35,8 @@ test: $(STAMP)
 	$(BIN)/rag eval
 	$(BIN)/rag eval --dataset evals/squad-dev-48/questions.jsonl \
 	    --corpus evals/squad-dev-48/corpus --limit 500
+	$(BIN)/rag eval --dataset evals/squad2-dev-35/questions.jsonl \
+	    --corpus evals/squad2-dev-35/corpus --limit 1000
 
 clean:
 	rm -rf $(VENV) vectorstore/* evals/reports

@@ -26,6 +26,7 @@ class EvalRecord(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     answerable: bool = True
     kind: str = "single"
+    article: str | None = None  # the file the question was written from (squad sets)
 
 
 def load_dataset(path: Path) -> list[EvalRecord]:
@@ -46,13 +47,16 @@ def load_dataset(path: Path) -> list[EvalRecord]:
 
 
 def from_squad(index: int, row: dict) -> EvalRecord:
-    """squad-dev-48: right if the answer contains any gold span; evidence is the gold spans
-    in the question's article."""
+    """squad-dev-48 and squad2-dev-35: right if the answer contains any gold span (evidence
+    is the gold spans in the question's article), or, for a question its article does not
+    answer (`"answerable": false`, squad2), if the answer is a refusal."""
     answers = list(dict.fromkeys(row["answers"]))
+    answerable = bool(row.get("answerable", True)) and bool(answers)
     return EvalRecord(
-        id=f"squad-{index:05d}", question=row["question"], answer=answers[0],
-        must_contain=[answers], evidence=[Evidence(source=row["doc"], quote=a) for a in answers],
-        kind="squad",
+        id=f"squad-{index:05d}", question=row["question"], answer=answers[0] if answerable else "",
+        must_contain=[answers] if answerable else [],
+        evidence=[Evidence(source=row["doc"], quote=a) for a in answers] if answerable else [],
+        answerable=answerable, kind="squad", article=row["doc"],
     )
 
 

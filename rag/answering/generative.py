@@ -7,7 +7,8 @@ streams; a sentence is passed on only once its citations have been checked again
 passages (rag.verify), with each marker renumbered to a citation that carries the exact
 supporting quote. A sentence that cites nothing is kept only if one passage backs it, and
 is then attributed to that passage. Sentences that fail are dropped and counted. When none
-is left, the answer is the extractive one (which itself refuses on weak evidence).
+is left, the answer is the extractive one. A model is never asked when the evidence
+says the articles do not answer (the same decision the extractive answerer makes).
 """
 
 import re
@@ -48,7 +49,7 @@ class GenerativeAnswerer:
     def stream(self, question: str, retrieved: Retrieved) -> Generator[str, None, Draft]:
         """Checked sentences as the model finishes them, word by word; returns the draft."""
         pool, vectors = self.extractive.ranked(question, retrieved)
-        if not pool or pool[0].score < self.settings.min_evidence:
+        if not self.extractive.answerable(question, retrieved, pool):
             yield from pieces(REFUSAL)  # nothing relevant enough to show a model
             return Draft(REFUSAL, refused=True, verification=Verification(fallback="refusal"))
         passages = passages_for(pool, retrieved, self.settings.sources)

@@ -108,6 +108,19 @@ def test_a_follow_up_is_rewritten_with_the_earlier_turn(client: httpx.Client) ->
     assert "Choe Son Hui" in body["choices"][0]["message"]["content"]
 
 
+def test_a_follow_up_pronoun_is_the_person_asked_about_before(client: httpx.Client) -> None:
+    body = client.post("/v1/chat/completions", json={"model": "rag-news", "messages": [
+        {"role": "user", "content": "Who is To Lam?"},
+        {"role": "assistant", "content": "Vietnamese President To Lam. [1]"},
+        {"role": "user", "content": "and when did he meet Putin?"}]}).json()
+    assert body["rewritten_question"] == "When did To Lam meet Putin?"
+    quotes = [c["quote"] for c in body["citations"]]
+    assert not any("Kim" in q for q in quotes)  # before: Kim's meeting with Putin
+    assert body["refused"] or "To Lam" in quotes[0]
+    hits = client.post("/v1/search", json={"query": body["rewritten_question"]}).json()
+    assert "To Lam" in hits[0]["text"]
+
+
 @pytest.mark.parametrize("payload", [
     {"model": "m", "messages": []},
     {"model": "m", "messages": [{"role": "system", "content": "be brief"}]},

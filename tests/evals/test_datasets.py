@@ -64,3 +64,13 @@ def test_limit_takes_a_fixed_sample_spread_over_the_file() -> None:
     sample = spread(records, 10)
     assert len(sample) == 10 and sample == spread(records, 10)
     assert sample[0] is records[0] and sample[-1].id > records[len(records) // 2].id
+
+
+def test_squad2_questions_the_article_does_not_answer_are_unanswerable() -> None:
+    records = load_dataset(ROOT / "evals/squad2-dev-35/questions.jsonl")
+    unanswerable = [r for r in records if not r.answerable]
+    assert len(records) == 6037 and len(unanswerable) == 3017
+    assert all(not r.must_contain and not r.evidence and r.article for r in unanswerable)
+    answerable = [r for r in records if r.answerable]
+    assert all(r.must_contain[0] and r.evidence[0].source == r.article for r in answerable)
+    assert len({r.article for r in records}) == 35

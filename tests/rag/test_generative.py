@@ -74,6 +74,16 @@ def test_weak_evidence_is_refused_without_asking_the_model(make_pipeline, seeded
     assert pipeline.answerer.llm.calls == 0
 
 
+def test_the_answerability_model_also_decides_before_a_model_is_asked(
+        make_pipeline, seeded_store) -> None:
+    pipeline = make_pipeline(store=seeded_store, llm={
+        "provider": "fake", "fake_replies": ["Argentina won it [1]."], "fake_delay_ms": 0,
+        "refusal": "model"})
+    answer = pipeline.ask("Who won the 2022 FIFA World Cup?")
+    assert answer.refused and answer.verification.fallback == "refusal"
+    assert pipeline.answerer.llm.calls == 0
+
+
 def test_the_prompt_numbers_the_passages_and_fences_them_as_data(make_pipeline, seeded_store) -> None:
     pipeline = scripted(make_pipeline, seeded_store, "x")
     passages = shown_passages(pipeline)
