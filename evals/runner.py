@@ -172,7 +172,8 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
     say(f"asking {len(records)} questions with provider {ours.answerer.name}")
     results = [run_pipeline(f"ours ({ours.answerer.name})", ours.ask, ours.search, records,
                             texts, progress)]
-    if not all(r.answerable for r in records):
+    if ours.answerer.name == "extractive" and not all(r.answerable for r in records):
+        # a language model's run is not repeated: the decision it follows is the same one
         name, other = other_refusal(ours.settings)
         rival = build_pipeline(other, embedder=ours.embedder)
         say(f"asking {len(records)} questions refusing by the {name}, for comparison")
