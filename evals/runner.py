@@ -205,20 +205,9 @@ def other_refusal(settings: Settings) -> tuple[str, Settings]:
 
 
 def model_problems(settings: Settings) -> list[str]:
-    """Why the answerability model cannot be trusted: it was trained on features computed
-    differently, or on public sets that have since changed (retrain with
-    `python -m evals.train_refusal`). ModelUnavailable when it is missing. Checked on
-    every run, whichever decision is in use: the gate compares the two."""
-    model = AnswerabilityModel.load(settings.llm.refusal_model)
-    found = ["the answerability model is stale: its features changed since it was trained"
-             ] if model.stale else []
-    for dataset, digest in model.trained_on.items():
-        path = ROOT / dataset
-        if not path.is_file():
-            found.append(f"the answerability model's training set {dataset} is missing")
-        elif hashlib.sha256(path.read_bytes()).hexdigest()[:16] != digest:
-            found.append(f"the answerability model is stale: {dataset} changed since training")
-    return found
+    """Why the answerability model cannot be trusted (ModelUnavailable when it is missing).
+    Checked on every run, whichever decision is in use: the gate compares the two."""
+    return AnswerabilityModel.load(settings.llm.refusal_model).problems(ROOT)
 
 
 def table(outcome: EvalOutcome) -> str:

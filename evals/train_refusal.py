@@ -14,7 +14,6 @@ evals/refusal-report.md.
 """
 
 import argparse
-import hashlib
 import pickle
 import sys
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from rag.answering.answerability import (FEATURES, GROUPS, MODEL_FILE, AnswerabilityModel,
-                                         feature_digest, features)
+                                         feature_digest, features, file_digest)
 from rag.answering.extractive import compose, evidence_of
 from rag.settings import load_settings
 
@@ -63,7 +62,7 @@ def gather(name: str, questions: str, corpus: str, limit: int | None,
     """Rows for one set, cached by the feature code, the data and the chunking."""
     settings = load_settings(llm={"refusal": "threshold"})
     path = ROOT / questions
-    key = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    key = file_digest(path)
     chunking = f"{settings.chunking.chunk_tokens}-{settings.chunking.overlap_tokens}"
     cache = settings.eval.cache_dir / f"refusal-{name}-{key}-{limit}-{chunking}-{feature_digest()}.pickle"
     if cache.is_file():
@@ -200,23 +199,21 @@ def main() -> None:
     mean, scale, weights, bias = fit(np.array([r.values for r in usable]),
                                      np.array([float(r.answerable) for r in usable]),
                                      np.array([r.weight for r in usable]))
-    trained_on = {questions: hashlib.sha256((ROOT / questions).read_bytes()).hexdigest()[:16]
-                  for _, questions, *_ in SETS}
+    trained_on = {questions: file_digest(ROOT / questions) for _, questions, *_ in SETS}
     model = AnswerabilityModel(FEATURES, mean, scale, weights, bias, threshold,
                                feature_digest(), trained_on)
+    counts = {name: sum(r.dataset == name for r in rows) for name, *_ in SETS}
     report = {"threshold": threshold, "cross_validated": chosen,
-              "auc_squad2": ablation[0][3], "questions": {
-                  name: sum(r.dataset == name for r in rows) for name, *_ in SETS}}
+              "auc_squad2": ablation[0][3], "questions": counts}
     model.save(args.output, report)
-    args.report.write_text(markdown(model, chosen, curve, ablation, rows))
+    args.report.write_text(markdown(model, curve, ablation, counts))
     print(f"wrote {args.output} and {args.report}; threshold {threshold}", file=sys.stderr)
     print(args.report.read_text())
 
 
-def markdown(model: AnswerabilityModel, chosen: dict, curve: list, ablation: list,
-             rows: list[Row]) -> str:
+def markdown(model: AnswerabilityModel, curve: list, ablation: list,
+             counts: dict[str, int]) -> str:
     """The training report."""
-    counts = {name: sum(r.dataset == name for r in rows) for name, *_ in SETS}
     lines = ["# The answerability model: training report", "",
              "Written by `.venv/bin/python -m evals.train_refusal`. Every figure is "
              f"cross-validated ({FOLDS} folds grouped by article).", "",

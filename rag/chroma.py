@@ -155,8 +155,7 @@ class ChromaStore:
 
     def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
         """Stored embeddings of a source's chunks by their text, to reuse for unchanged text."""
-        got = self._chunks.get(where={"source": source}, include=["documents", "embeddings"])
-        return {t: np.asarray(v, dtype=np.float32) for t, v in zip(got["documents"], got["embeddings"])}
+        return by_text(self._chunks, source)
 
     def put_chunks(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Upsert chunks with their spans; metadata is refreshed even when the text is not."""
@@ -197,8 +196,7 @@ class ChromaStore:
 
     def sentence_vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
         """Stored sentence vectors of a source by their text."""
-        got = self._sentences.get(where={"source": source}, include=["documents", "embeddings"])
-        return {t: np.asarray(v, dtype=np.float32) for t, v in zip(got["documents"], got["embeddings"])}
+        return by_text(self._sentences, source)
 
     def put_sentences(self, document: SourceDocument, spans: list[Span],
                       vectors: np.ndarray) -> None:
@@ -240,3 +238,9 @@ class ChromaStore:
             while len(self._cache) > CACHED_DOCUMENTS:
                 self._cache.popitem(last=False)
         return found
+
+
+def by_text(collection, source: str) -> dict[str, np.ndarray]:  # noqa: ANN001 - a Chroma collection
+    """A source's stored vectors in a collection, by their text."""
+    got = collection.get(where={"source": source}, include=["documents", "embeddings"])
+    return {t: np.asarray(v, dtype=np.float32) for t, v in zip(got["documents"], got["embeddings"])}

@@ -124,6 +124,11 @@ def code_of(function: Callable) -> str:
     return ast.dump(tree)
 
 
+def file_digest(path: Path) -> str:
+    """A short digest of a file's bytes: what a training set is recognised by."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 @dataclass
 class AnswerabilityModel:
     """Logistic regression over standardised features: the probability that the articles
@@ -147,6 +152,20 @@ class AnswerabilityModel:
     def stale(self) -> bool:
         """Whether the features are now computed differently from when it was trained."""
         return self.digest != feature_digest()
+
+    def problems(self, root: Path) -> list[str]:
+        """Why the model cannot be trusted (none when it can): it was trained on features
+        computed differently, or on public sets (paths under root) that have since changed
+        or gone; retrain with `python -m evals.train_refusal`."""
+        found = ["the answerability model is stale: its features changed since it was trained"
+                 ] if self.stale else []
+        for dataset, digest in self.trained_on.items():
+            path = root / dataset
+            if not path.is_file():
+                found.append(f"the answerability model's training set {dataset} is missing")
+            elif file_digest(path) != digest:
+                found.append(f"the answerability model is stale: {dataset} changed since training")
+        return found
 
     def save(self, path: Path, report: dict) -> None:
         """The model as JSON, with its training report."""

@@ -9,7 +9,7 @@ even the best is weak, the answer is a refusal instead of an off-topic quote.
 import math
 from collections import Counter
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class Candidate:
     chunk_score: float
     terms: set[str]
     neighbour_terms: set[str]
-    around: str = ""  # the sentence with its neighbours
+    neighbours: list[Span] = field(default_factory=list)  # it and the sentences beside it
     score: float = 0.0
     similarity: float = 0.0  # its vector against the question's
     overlap: float = 0.0  # the weighted share of the question's words it and its neighbours hold
@@ -137,8 +137,7 @@ def candidates(retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:
             neighbours = spans[max(i - 1, 0):i + 2]
             around = set().union(*(text_terms(s.text) for s in neighbours if s is not span))
             pool.append(Candidate(span, chunk.source, chunk.title, chunk_score,
-                                  set(text_terms(span.text)), around,
-                                  " ".join(s.text for s in neighbours)))
+                                  set(text_terms(span.text)), around, neighbours))
             rows.append(document.vectors[i])
     return pool, np.asarray(rows, dtype=np.float32)
 
@@ -188,7 +187,7 @@ def evidence_of(question: str, retrieved: Retrieved, pool: list[Candidate]) -> E
     best = pool[0]
     focus = retrieved.focus or question
     return Evidence(
-        text=best.span.text, around=best.around,
+        text=best.span.text, around=" ".join(s.text for s in best.neighbours),
         chunk=retrieved.chunks[0][0].text if retrieved.chunks else "", score=best.score,
         similarity=best.similarity, overlap=best.overlap,
         runner_up=pool[1].score if len(pool) > 1 else 0.0,
