@@ -43,9 +43,10 @@ class Candidate:
 
 def gather(pipeline, record, pool: int) -> list[Candidate]:  # noqa: ANN001
     """Both indexes' candidates for one question, with the signals retrieval computes."""
-    vector = pipeline.embedder.embed([record.question])[0]
+    vector = pipeline.retriever.query_vector(record.question)
     dense, lexical, documents = pipeline.retriever.candidates(record.question, vector, pool)
-    signals = Signals.of(record.question, vector, dense, lexical, pipeline.index.store, documents)
+    signals = Signals.of(record.question, vector, dense, lexical, pipeline.index.store, documents,
+                         pipeline.retriever.synonyms(record.question))
     dense_rank = {c.id: r for r, (c, _) in enumerate(dense, 1)}
     keyword_rank = {c.id: r for r, (c, _) in enumerate(lexical, 1)}
     return [Candidate(chunk, dense_rank.get(i), keyword_rank.get(i), signals.cosine[i],
@@ -126,7 +127,8 @@ def main() -> None:
           f"{settings.chunking.chunk_tokens}/{settings.chunking.overlap_tokens}", file=sys.stderr)
     saved = settings.eval.cache_dir / (f"sweep-{args.dataset.stem}-{len(records)}-"
                                        f"{settings.chunking.chunk_tokens}-"
-                                       f"{settings.chunking.overlap_tokens}.pickle")
+                                       f"{settings.chunking.overlap_tokens}"
+                                       f"{'-capitals' if settings.retrieval.capitals else ''}.pickle")
     if saved.is_file():  # the candidates do not change while the index does not
         gathered = pickle.loads(saved.read_bytes())
     else:

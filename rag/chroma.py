@@ -2,6 +2,7 @@
 document records (the commit points) and sentence vectors."""
 
 import threading
+import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,12 @@ from rag.store import (DocumentRecord, Sentences, chunk_from, chunk_metadata, do
 from rag.text import Span
 
 CACHED_DOCUMENTS = 512  # documents whose sentence vectors are kept in memory
+CACHED_VECTORS = 20_000  # chunk vectors kept in memory (an id names one text: never stale)
 BATCH = 4000  # rows per Chroma write (its limit is about 5,000)
+# How long a document's committed version is taken as known without asking Chroma again:
+# a commit by another process is seen this much later at most (this process's own commits
+# at once). A look-up costs about 3 ms of every search.
+COMMITTED_TTL = 1.0
 
 
 class ChromaStore:
@@ -30,6 +36,8 @@ class ChromaStore:
         self._chunks = self._documents = self._sentences = None
         self._cache: OrderedDict[tuple[str, str], Sentences] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._committed: dict[str, tuple[str | None, float]] = {}  # source: (hash, when read)
 
     @property
     def exists(self) -> bool:
@@ -83,6 +91,8 @@ class ChromaStore:
         self._chunks = self._documents = self._sentences = None
         with self._cache_lock:
             self._cache.clear()
+            self._vectors.clear()
+            self._committed.clear()
 
     # -- documents -------------------------------------------------------------------------
 
@@ -102,11 +112,23 @@ class ChromaStore:
         return sorted((DocumentRecord(m) for m in got["metadatas"]), key=lambda r: r["source"])
 
     def committed_hashes(self, sources: set[str]) -> dict[str, str]:
-        """Committed content hash per source."""
-        if not sources:
-            return {}
-        got = self._documents.get(ids=[doc_id(s) for s in sources], include=["metadatas"])
-        return {m["source"]: m["content_hash"] for m in got["metadatas"]}
+        """Committed content hash per source (as read at most COMMITTED_TTL ago)."""
+        now = time.monotonic()
+        with self._cache_lock:
+            known = {s: self._committed.get(s, (None, -COMMITTED_TTL)) for s in sources}
+        stale = [s for s, (_, when) in known.items() if now - when >= COMMITTED_TTL]
+        if stale:
+            got = self._documents.get(ids=[doc_id(s) for s in stale], include=["metadatas"])
+            read = dict.fromkeys(stale) | {m["source"]: m["content_hash"] for m in got["metadatas"]}
+            with self._cache_lock:
+                self._committed |= {s: (h, now) for s, h in read.items()}
+            known |= {s: (h, now) for s, h in read.items()}
+        return {s: h for s, (h, _) in known.items() if h is not None}
+
+    def forget_committed(self, source: str) -> None:
+        """Drop what is known of a source's committed version (this process changed it)."""
+        with self._cache_lock:
+            self._committed.pop(source, None)
 
     def commit_document(self, document: SourceDocument, chunker: str, chunk_count: int,
                         vector: np.ndarray) -> None:
@@ -121,10 +143,12 @@ class ChromaStore:
             ids=[doc_id(document.source)], embeddings=[vector.tolist()],
             documents=[document.text], metadatas=[metadata],
         )
+        self.forget_committed(document.source)
 
     def delete_document(self, source: str) -> None:
         """Remove the record: the document's chunks are hidden at once."""
         self._documents.delete(ids=[doc_id(source)])
+        self.forget_committed(source)
 
     def count(self) -> int:
         """How many documents are committed."""
@@ -147,11 +171,22 @@ class ChromaStore:
         return found
 
     def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
-        """The stored vectors of these chunks, by id."""
-        if not ids:
-            return {}
-        got = self._chunks.get(ids=ids, include=["embeddings"])
-        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+        """The stored vectors of these chunks, by id (the CACHED_VECTORS last read are
+        kept: the same chunks come back question after question)."""
+        with self._cache_lock:
+            found = {i: self._vectors[i] for i in ids if i in self._vectors}
+            for i in found:
+                self._vectors.move_to_end(i)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            got = self._chunks.get(ids=missing, include=["embeddings"])
+            read = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+            with self._cache_lock:
+                self._vectors |= read
+                while len(self._vectors) > CACHED_VECTORS:
+                    self._vectors.popitem(last=False)
+            found |= read
+        return found
 
     def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
         """Stored embeddings of a source's chunks by their text, to reuse for unchanged text."""

@@ -1,7 +1,7 @@
 """Hybrid retrieval: candidates by meaning (the vector store) and by words (the keyword
-index), fused, re-scored, near-duplicates collapsed. The query's vector and the stored
-sentence vectors of what was found are handed on, so answering needs no second embedding
-pass. Every weight here was chosen on the public sets as a whole (evals/README.md)."""
+index), fused, re-scored, near-duplicates collapsed; a capital the query names also stands
+for its country (rag/places.py). The query's vector and the stored sentence vectors of
+what was found are handed on, so answering needs no second embedding pass. Every weight here was chosen on the public sets as a whole (evals/README.md)."""
 
 import math
 from collections import Counter
@@ -13,6 +13,7 @@ import numpy as np
 from rag.embedding import Embedder
 from rag.index import Index, Ranked
 from rag.models import Chunk
+from rag.places import alternatives, as_countries, expansion_words
 from rag.settings import RetrievalSettings
 from rag.store import Sentences, VectorStore
 from rag.text import content_terms, text_terms, words
@@ -49,13 +50,14 @@ class Retriever:
                  focus: str | None = None) -> Retrieved:
         """The top_k committed chunks (of the given sources, if any) that best match the
         query, each with its fused score."""
-        vector = self.embedder.embed([query])[0]
+        vector = self.query_vector(query)
         focus = focus if focus != query else None
         if sources == []:  # a filter that matched no document
             return Retrieved(query, vector, [], focus)
         dense, lexical, documents = self.candidates(query, vector,
                                                     max(top_k, self.settings.candidates), sources)
-        signals = Signals.of(query, vector, dense, lexical, self.index.store, documents)
+        signals = Signals.of(query, vector, dense, lexical, self.index.store, documents,
+                             self.synonyms(query))
         found = collapse_duplicates(signals.ranked(self.settings.keyword_weight), top_k)
         return Retrieved(query, vector, found, focus,
                          {k: documents[k] for k in {(c.source, c.content_hash) for c, _ in found}},
@@ -66,11 +68,25 @@ class Retriever:
         """The n best committed chunks by meaning and by words, and the stored sentences of
         every document version among them."""
         index = self.index.open(create=False)
+        asked = " ".join([query, *expansion_words(query)]) if self.settings.capitals else query
         dense, lexical = index.current(index.store.query(vector, n, sources),
-                                       index.keywords.search(query, n, sources))
+                                       index.keywords.search(asked, n, sources))
         documents = {(c.source, c.content_hash): index.store.sentences(c.source, c.content_hash)
                      for c, _ in dense + lexical}
         return dense, lexical, documents
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's vector; for a query naming a capital, the mean direction of it and
+        of the query with the capital's country in its place."""
+        countries = as_countries(query) if self.settings.capitals else None
+        if countries is None:
+            return self.embedder.embed([query])[0]
+        both = self.embedder.embed([query, countries]).sum(axis=0)
+        return both / np.linalg.norm(both)
+
+    def synonyms(self, query: str) -> dict[str, list[frozenset[str]]]:
+        """What else may stand for a query term in a text (a capital's country)."""
+        return alternatives(query) if self.settings.capitals else {}
 
 
 @dataclass
@@ -86,15 +102,17 @@ class Signals:
     @classmethod
     def of(cls, query: str, vector: np.ndarray, dense: list[tuple[Chunk, float]],
            lexical: list[tuple[Chunk, float]], store: VectorStore,
-           documents: dict[tuple[str, str], Sentences]) -> "Signals":
-        """Signals for the union of both candidate lists."""
+           documents: dict[tuple[str, str], Sentences],
+           synonyms: dict[str, list[frozenset[str]]] | None = None) -> "Signals":
+        """Signals for the union of both candidate lists (a query term also counts as
+        held where a text holds every term of one of its synonyms)."""
         chunks = {c.id: c for c, _ in dense + lexical}
         cosine = {c.id: s for c, s in dense}
         unseen = [i for i in chunks if i not in cosine]
         cosine |= {i: float(v @ vector) for i, v in store.chunk_vectors(unseen).items()}
         top = max((s for _, s in lexical), default=0.0) or 1.0
         return cls(chunks, cosine, {c.id: s / top for c, s in lexical},
-                   word_overlap(query, list(chunks.values())),
+                   word_overlap(query, list(chunks.values()), synonyms or {}),
                    {i: best_sentence(c, documents[(c.source, c.content_hash)], vector)
                     for i, c in chunks.items()})
 
@@ -122,15 +140,24 @@ def best_sentence(chunk: Chunk, document: Sentences, vector: np.ndarray) -> floa
     return float((document.vectors[inside.start:inside.stop] @ vector).max()) if inside else 0.0
 
 
-def word_overlap(query: str, chunks: list[Chunk]) -> dict[str, float]:
+def word_overlap(query: str, chunks: list[Chunk],
+                 synonyms: dict[str, list[frozenset[str]]] | None = None) -> dict[str, float]:
     """Each chunk's IDF-weighted share of the query's content words (IDF among the
-    candidates: a word every candidate has tells little)."""
+    candidates: a word every candidate has tells little); a word counts as held where a
+    chunk holds it or every term of one of its synonyms."""
     wanted = content_terms(query)
-    held = {c.id: text_terms(c.text) & wanted for c in chunks}
+    held = {c.id: holds(text_terms(c.text), wanted, synonyms or {}) for c in chunks}
     df = Counter(t for terms in held.values() for t in terms)
     weights = {t: math.log((len(chunks) + 1) / (df[t] + 0.5)) for t in wanted}
     total = sum(weights.values()) or 1.0
     return {i: sum(weights[t] for t in terms) / total for i, terms in held.items()}
+
+
+def holds(terms: frozenset[str], wanted: set[str],
+          synonyms: dict[str, list[frozenset[str]]]) -> set[str]:
+    """The wanted terms a text with these terms holds, itself or by a synonym."""
+    return {t for t in wanted
+            if t in terms or any(other <= terms for other in synonyms.get(t, ()))}
 
 
 def collapse_duplicates(ranked: list[tuple[Chunk, float]],

@@ -43,6 +43,7 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(30, ge=1, le=200)
     keyword_weight: float = Field(1.0, ge=0.0, le=10.0)
+    capitals: bool = True  # a capital in a question also stands for its country (rag/places.py)
     max_query_chars: int = Field(2000, ge=1)
 
 

@@ -3,11 +3,14 @@ step through ingest, replace, delete and interruptions; words and meaning both f
 filters hold; duplicates collapse; an answer embeds only the question."""
 
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from rag import chroma
 from rag.filters import Filters, publication_date
 from rag.text import content_terms
 
@@ -15,6 +18,7 @@ from tests.conftest import SEEDS
 
 HARBOUR = ("Harbour minutes\n\nThe harbour committee approved the dredging budget on Tuesday "
            "after a long debate.\n")
+TRADE = "Trade notes\n\nChina will stay out of the grain corridor this season.\n"
 LEDGER = ("Shipping ledger\n\nThe warehouse inventory was counted again in spring. "
           "Crate 7741-QX stays in the eastern shed until further notice.\n")
 
@@ -144,3 +148,57 @@ def test_answering_embeds_only_the_question(seeded, monkeypatch) -> None:
     answer = seeded.ask("Which article of the UN Charter does the defence clause invoke?")
     assert "Article 51" in answer.answer and answer.citations
     assert embedded == ["Which article of the UN Charter does the defence clause invoke?"]
+
+
+def test_a_question_naming_a_capital_finds_the_text_naming_its_country(
+        make_pipeline, corpus: Path) -> None:
+    (corpus / "trade.txt").write_text(TRADE)
+    question = "What has Beijing decided?"  # not one of its words is in the trade notes
+    assert not content_terms(question) & content_terms(TRADE)
+    read = make_pipeline()
+    read.ingest([corpus])
+    literal = make_pipeline(store=read.settings.store.path, retrieval={"capitals": False})
+    for pipeline, expected in ((read, True), (literal, False)):
+        vector = pipeline.retriever.query_vector(question)
+        _, lexical, _ = pipeline.retriever.candidates(question, vector, 30)
+        assert any(c.source == "trade.txt" for c, _ in lexical) is expected
+    both = read.embedder.embed([question, "What has China decided?"]).sum(axis=0)
+    assert np.allclose(read.retriever.query_vector(question), both / np.linalg.norm(both))
+    assert np.allclose(literal.retriever.query_vector(question), read.embedder.embed([question])[0])
+
+
+def test_keyword_search_ranks_the_same_with_and_without_a_source_filter(seeded) -> None:
+    keywords = seeded.index.open(create=False).keywords
+    everything = sorted({d["source"] for d in seeded.documents()})
+    for query in ("Putin Kim treaty", "bamboo diplomacy Vietnam", "Article 51 UN Charter"):
+        assert keywords.search(query, 30) == keywords.search(query, 30, everything)
+
+
+def test_a_commit_by_another_process_is_seen_within_the_bound(
+        make_pipeline, corpus: Path, monkeypatch) -> None:
+    monkeypatch.setattr(chroma, "COMMITTED_TTL", 0.5)
+    reader = make_pipeline()
+    reader.ingest([corpus])
+    reader.search("harbour committee dredging budget")  # what is committed is now known
+    writer = make_pipeline(store=reader.settings.store.path)  # its own store, as a process's
+    (corpus / "003_0a51626ba7e6a7a1.txt").write_text(HARBOUR)
+    writer.ingest([corpus])
+    for hit in reader.search("harbour committee dredging budget", top_k=10):  # never half
+        assert hit.text == reader.source_text(hit.source)[hit.start:hit.end]
+    time.sleep(0.5)
+    assert reader.search("harbour committee dredging budget", top_k=1)[0].source == (
+        "003_0a51626ba7e6a7a1.txt")
+
+
+def test_chunk_vectors_are_read_once(seeded, monkeypatch) -> None:
+    store = seeded.index.open(create=False).store
+    ids = sorted(store.chunk_ids())[:4]
+    first = store.chunk_vectors(ids)
+
+    def unread(*args, **kwargs):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(store._chunks, "get", unread)
+    again = store.chunk_vectors(ids)
+    assert again.keys() == first.keys() == set(ids)
+    assert all(np.array_equal(again[i], first[i]) for i in ids)
