@@ -25,6 +25,36 @@ BATCH = 4000  # rows per Chroma write (its limit is about 5,000)
 COMMITTED_TTL = 1.0
 
 
+class Recent:
+    """The `limit` most recently used entries of a mapping whose values never go stale,
+    safe to share between threads."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, keys: list) -> dict:
+        """The entries held for these keys, now counted as the most recently used."""
+        with self._lock:
+            found = {k: self._entries[k] for k in keys if k in self._entries}
+            for k in found:
+                self._entries.move_to_end(k)
+        return found
+
+    def put(self, entries: dict) -> None:
+        """Keep these entries, dropping the least recently used past the limit."""
+        with self._lock:
+            self._entries |= entries
+            while len(self._entries) > self.limit:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+
+
 class ChromaStore:
     """Chunks, documents and sentences in one Chroma folder."""
 
@@ -34,9 +64,9 @@ class ChromaStore:
         self.embedder_name = embedder_name
         self.dimension = dimension
         self._chunks = self._documents = self._sentences = None
-        self._cache: OrderedDict[tuple[str, str], Sentences] = OrderedDict()
-        self._cache_lock = threading.Lock()
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._documents_read = Recent(CACHED_DOCUMENTS)  # (source, hash): Sentences
+        self._vectors = Recent(CACHED_VECTORS)  # chunk id: vector
+        self._committed_lock = threading.Lock()
         self._committed: dict[str, tuple[str | None, float]] = {}  # source: (hash, when read)
 
     @property
@@ -89,9 +119,9 @@ class ChromaStore:
             if name in present:
                 client.delete_collection(name)
         self._chunks = self._documents = self._sentences = None
-        with self._cache_lock:
-            self._cache.clear()
-            self._vectors.clear()
+        self._documents_read.clear()
+        self._vectors.clear()
+        with self._committed_lock:
             self._committed.clear()
 
     # -- documents -------------------------------------------------------------------------
@@ -114,20 +144,20 @@ class ChromaStore:
     def committed_hashes(self, sources: set[str]) -> dict[str, str]:
         """Committed content hash per source (as read at most COMMITTED_TTL ago)."""
         now = time.monotonic()
-        with self._cache_lock:
+        with self._committed_lock:
             known = {s: self._committed.get(s, (None, -COMMITTED_TTL)) for s in sources}
         stale = [s for s, (_, when) in known.items() if now - when >= COMMITTED_TTL]
         if stale:
             got = self._documents.get(ids=[doc_id(s) for s in stale], include=["metadatas"])
             read = dict.fromkeys(stale) | {m["source"]: m["content_hash"] for m in got["metadatas"]}
-            with self._cache_lock:
+            with self._committed_lock:
                 self._committed |= {s: (h, now) for s, h in read.items()}
             known |= {s: (h, now) for s, h in read.items()}
         return {s: h for s, (h, _) in known.items() if h is not None}
 
     def forget_committed(self, source: str) -> None:
         """Drop what is known of a source's committed version (this process changed it)."""
-        with self._cache_lock:
+        with self._committed_lock:
             self._committed.pop(source, None)
 
     def commit_document(self, document: SourceDocument, chunker: str, chunk_count: int,
@@ -173,18 +203,12 @@ class ChromaStore:
     def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these chunks, by id (the CACHED_VECTORS last read are
         kept: the same chunks come back question after question)."""
-        with self._cache_lock:
-            found = {i: self._vectors[i] for i in ids if i in self._vectors}
-            for i in found:
-                self._vectors.move_to_end(i)
+        found = self._vectors.get(ids)
         missing = [i for i in ids if i not in found]
         if missing:
             got = self._chunks.get(ids=missing, include=["embeddings"])
             read = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
-            with self._cache_lock:
-                self._vectors |= read
-                while len(self._vectors) > CACHED_VECTORS:
-                    self._vectors.popitem(last=False)
+            self._vectors.put(read)
             found |= read
         return found
 
@@ -254,10 +278,8 @@ class ChromaStore:
         """One committed document version's text, sentences in order and their vectors;
         kept in memory for the most recently used documents (a version never changes)."""
         key = (source, content_hash)
-        with self._cache_lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+        if held := self._documents_read.get([key]):
+            return held[key]
         got = self._sentences.get(
             where={"$and": [{"source": source}, {"content_hash": content_hash}]},
             include=["documents", "metadatas", "embeddings"])
@@ -268,10 +290,7 @@ class ChromaStore:
         found = Sentences(self.document_text(source) or "",
                           [Span(text, meta["start"], meta["end"]) for meta, text, _ in rows],
                           vectors)
-        with self._cache_lock:
-            self._cache[key] = found
-            while len(self._cache) > CACHED_DOCUMENTS:
-                self._cache.popitem(last=False)
+        self._documents_read.put({key: found})
         return found
 
 

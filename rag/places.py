@@ -180,7 +180,8 @@ def capitals() -> dict[str, dict[tuple[str, ...], tuple[str, str]]]:
     return table
 
 
-def countries_named(query: str) -> list[tuple[set[str], str, str]]:
+@lru_cache(maxsize=1024)  # asked three times per question: its words, its vector, its terms
+def countries_named(query: str) -> tuple[tuple[frozenset[str], str, str], ...]:
     """For each capital the query names ("Beijing", "Beijing's"): the query's content
     terms that name it, its country and the country's adjective."""
     tokens = words(query)
@@ -189,8 +190,9 @@ def countries_named(query: str) -> list[tuple[set[str], str, str]]:
     for i, token in enumerate(bare):
         for name, (country, adjective) in capitals().get(token, {}).items():
             if tuple(bare[i:i + len(name)]) == name:
-                found.append((content_terms(" ".join(tokens[i:i + len(name)])), country, adjective))
-    return found
+                found.append((frozenset(content_terms(" ".join(tokens[i:i + len(name)]))),
+                               country, adjective))
+    return tuple(found)
 
 
 def alternatives(query: str) -> dict[str, list[frozenset[str]]]:
