@@ -8,7 +8,7 @@ PORT   ?= 8000
 
 TEST_MODEL := qwen2.5-coder-0.5b
 
-.PHONY: install run test index model clean
+.PHONY: install run test index model bench clean
 
 install: $(STAMP)
 
@@ -37,6 +37,14 @@ test: $(STAMP)
 	    --corpus evals/squad-dev-48/corpus --limit 500
 	$(BIN)/rag eval --dataset evals/squad2-dev-35/questions.jsonl \
 	    --corpus evals/squad2-dev-35/corpus --limit 1000
+
+# Speed and memory, ours beside named baselines in the same run (tables on stdout, JSON in
+# bench/results/): ingest and store scale against the naive LlamaIndex pipeline, then HTTP
+# load on one embedded worker and on 1 and 2 workers in front of a Chroma server.
+bench: $(STAMP)
+	$(BIN)/python -m bench.store_bench --json bench/results/store.json
+	$(BIN)/python bench/http_bench.py --deployments embedded-1,server-1,server-2 \
+	    --json bench/results/http.json
 
 clean:
 	rm -rf $(VENV) vectorstore/* evals/reports

@@ -12,12 +12,14 @@ from starlette.exceptions import HTTPException
 from api import openai_compat, routes
 from api.observe import Guard, Metrics
 from rag.errors import (EmbedderMismatch, EmptyStore, InvalidQuestion, LLMUnavailable,
-                        ModelUnavailable, RagError, SourceError, UnknownDocument)
+                        ModelUnavailable, RagError, SourceError, StoreUnavailable,
+                        UnknownDocument)
 from rag.pipeline import build_pipeline
-from rag.settings import Settings
+from rag.settings import Settings, load_settings
 
 STATUS = {InvalidQuestion: 422, SourceError: 422, UnknownDocument: 404, EmptyStore: 409,
           EmbedderMismatch: 409, ModelUnavailable: 503, LLMUnavailable: 503,
+          StoreUnavailable: 503,
           routes.UnsupportedUpload: 415, routes.UploadTooLarge: 413}
 
 
@@ -43,6 +45,12 @@ def create_app(settings: Settings) -> FastAPI:
     add_error_handlers(app)
     app.add_middleware(Guard, metrics=app.state.metrics, keys=settings.api.key_list)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for the RAG_* settings: the factory each of `rag serve --workers N`'s
+    processes calls for itself (its own pipeline, model and caches, built once at start)."""
+    return create_app(load_settings())
 
 
 def add_probes(app: FastAPI) -> None:

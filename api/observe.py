@@ -3,11 +3,13 @@ responses and disconnects pass through untouched)."""
 
 import hmac
 import json
+import os
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 OPEN_PATHS = {"/healthz"}
+WORKER = (b"x-rag-worker", str(os.getpid()).encode())
 
 
 class Metrics:
@@ -27,7 +29,9 @@ class Metrics:
 
 
 class Guard:
-    """Checks `Authorization: Bearer <key>` when keys are set, and times every request."""
+    """Checks `Authorization: Bearer <key>` when keys are set, times every request, and
+    names the worker process that answered (`x-rag-worker`, its pid), so a client of
+    several workers can tell them apart."""
 
     def __init__(self, app, metrics: Metrics, keys: list[str]) -> None:  # noqa: ANN001
         self.app = app
@@ -43,6 +47,7 @@ class Guard:
         async def send_status(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                message = message | {"headers": [*message.get("headers", []), WORKER]}
             await send(message)
 
         try:

@@ -1,15 +1,19 @@
-"""The VectorStore in a Chroma PersistentClient folder: three collections, for chunks,
-document records (the commit points) and sentence vectors."""
+"""The VectorStore in Chroma: three collections, for chunks, document records (the commit
+points) and sentence vectors; in a folder this process opens itself (embedded, one process
+at a time: rag/locking.py), or on a Chroma server that many processes share."""
 
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from rag.errors import EmbedderMismatch, EmptyStore
+from rag import locking
+from rag.errors import EmbedderMismatch, EmptyStore, StoreUnavailable
 from rag.models import Chunk, SourceDocument
 from rag.settings import StoreSettings
 from rag.store import (DocumentRecord, Sentences, chunk_from, chunk_metadata, doc_id,
@@ -56,10 +60,12 @@ class Recent:
 
 
 class ChromaStore:
-    """Chunks, documents and sentences in one Chroma folder."""
+    """Chunks, documents and sentences in one Chroma folder, or on a Chroma server."""
 
     def __init__(self, settings: StoreSettings, embedder_name: str, dimension: int) -> None:
         self.path = Path(settings.path)
+        self.url = settings.url.rstrip("/") if settings.url else None
+        self.headers = {k: v.get_secret_value() for k, v in settings.headers.items()}
         self.name = settings.collection
         self.embedder_name = embedder_name
         self.dimension = dimension
@@ -68,19 +74,52 @@ class ChromaStore:
         self._vectors = Recent(CACHED_VECTORS)  # chunk id: vector
         self._committed_lock = threading.Lock()
         self._committed: dict[str, tuple[str | None, float]] = {}  # source: (hash, when read)
+        self._client = None
+        self._release = None  # drops this object's share of the folder's lock (embedded mode)
+
+    @property
+    def where(self) -> str:
+        """The folder or the server, for messages."""
+        return self.url or str(self.path)
 
     @property
     def exists(self) -> bool:
         """Whether anything was ever written here."""
-        return index_exists(self.path)
+        if self.url is None:
+            return index_exists(self.path)
+        return self.collection_names()[0] in {c.name for c in self.client().list_collections()}
 
     def client(self):  # noqa: ANN201 - chromadb is imported lazily
-        """A client on the folder."""
+        """This store's client: on the server, or on the folder once this process holds
+        its lock (StoreBusy when another process does)."""
+        if self._client is not None:
+            return self._client
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        return chromadb.PersistentClient(path=str(self.path),
-                                         settings=ChromaSettings(anonymized_telemetry=False))
+        options = ChromaSettings(anonymized_telemetry=False)
+        if self.url is None:
+            if self._release is None:
+                self._release = weakref.finalize(self, locking.release, locking.hold(self.path))
+            self._client = chromadb.PersistentClient(path=str(self.path), settings=options)
+            return self._client
+        address = urlsplit(self.url)
+        try:
+            self._client = chromadb.HttpClient(
+                host=address.hostname, port=address.port or (443 if address.scheme == "https" else 80),
+                ssl=address.scheme == "https", headers=self.headers, settings=options)
+        except Exception as exc:  # chromadb raises ValueError, httpx errors, ... when unreachable
+            raise StoreUnavailable(f"no Chroma server answers at {self.url} ({exc}): start "
+                                   "one with `chroma run --path DIR` or check RAG_STORE__URL") from None
+        return self._client
+
+    def close(self) -> None:
+        """Let go of the store (and of the folder's lock, once no other store object of
+        this process holds it); it opens again on the next use."""
+        self._chunks = self._documents = self._sentences = self._client = None
+        if self._release is not None:
+            self._release()
+            self._release = None
 
     def collection_names(self) -> tuple[str, str, str]:
         """The chunk, document and sentence collections' names."""
@@ -91,7 +130,7 @@ class ChromaStore:
         if self._chunks is not None:
             return self
         if not create and not self.exists:
-            raise EmptyStore(f"no index at {self.path}: run `rag ingest seeds/` first")
+            raise EmptyStore(f"no index at {self.where}: run `rag ingest seeds/` first")
         client = self.client()
         wanted = {"hnsw:space": "cosine", "embedder": self.embedder_name, "dimension": self.dimension}
         chunks_name, documents_name, sentences_name = self.collection_names()
@@ -99,7 +138,7 @@ class ChromaStore:
         stored = chunks.metadata or {}
         if (stored.get("embedder"), stored.get("dimension")) != (self.embedder_name, self.dimension):
             raise EmbedderMismatch(
-                f"{self.path} was indexed with {stored.get('embedder')} "
+                f"{self.where} was indexed with {stored.get('embedder')} "
                 f"(dimension {stored.get('dimension')}), not {self.embedder_name} "
                 f"(dimension {self.dimension}): re-index with `rag ingest --rebuild`",
                 stored=str(stored.get("embedder")), current=self.embedder_name,
@@ -212,6 +251,11 @@ class ChromaStore:
             found |= read
         return found
 
+    def source_chunks(self, sources: list[str]) -> list[Chunk]:
+        """Every stored chunk of these sources, committed or not."""
+        got = self._chunks.get(where={"source": {"$in": sources}}, include=["documents", "metadatas"])
+        return [chunk_from(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+
     def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
         """Stored embeddings of a source's chunks by their text, to reuse for unchanged text."""
         return by_text(self._chunks, source)
@@ -243,7 +287,7 @@ class ChromaStore:
         got = self._chunks.query(query_embeddings=[vector.tolist()], n_results=n, where=where,
                                  include=["documents", "metadatas", "distances"])
         if not got["ids"][0] and self.count() == 0:
-            raise EmptyStore(f"no documents indexed at {self.path}: run `rag ingest seeds/` first")
+            raise EmptyStore(f"no documents indexed at {self.where}: run `rag ingest seeds/` first")
         return [(chunk_from(i, text, meta), 1.0 - distance) for i, text, meta, distance in
                 zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
 
@@ -298,3 +342,14 @@ def by_text(collection, source: str) -> dict[str, np.ndarray]:  # noqa: ANN001 -
     """A source's stored vectors in a collection, by their text."""
     got = collection.get(where={"source": source}, include=["documents", "embeddings"])
     return {t: np.asarray(v, dtype=np.float32) for t, v in zip(got["documents"], got["embeddings"])}
+
+
+def claim(settings: StoreSettings) -> None:
+    """Fail at once, before any work, if the store cannot be had: take an embedded folder's
+    lock for the rest of this process (StoreBusy when another process has it), or check
+    that the Chroma server answers (StoreUnavailable)."""
+    store = ChromaStore(settings, "", 0)
+    if settings.url:
+        store.client().heartbeat()
+    else:
+        locking.hold(store.path)

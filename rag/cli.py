@@ -252,16 +252,30 @@ def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str |
 @main.command("serve")
 @click.option("--host", help="Address to listen on (default 127.0.0.1, or RAG_API__HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default 8000, or RAG_API__PORT).")
-def serve_command(host: str | None, port: int | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port (more than one needs RAG_STORE__URL).")
+def serve_command(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
-    from api.app import create_app
+    from rag.chroma import claim
     from rag.settings import load_settings
 
-    settings = load_settings()
-    uvicorn.run(create_app(settings), host=host or settings.api.host,
-                port=port or settings.api.port, log_level="info")
+    settings = load_settings()  # a bad setting fails here, once, not in every worker
+    if workers > 1 and not settings.store.url:
+        raise click.UsageError(
+            f"--workers {workers} needs a store every worker can share: an embedded store "
+            "folder is opened by one process at a time. Run `chroma run --path DIR` and set "
+            "RAG_STORE__URL=http://host:port (README, \"Deployment\")")
+    claim(settings.store)  # a busy store folder or a silent Chroma server fails here, once
+    address = {"host": host or settings.api.host, "port": port or settings.api.port,
+               "log_level": "info"}
+    if workers == 1:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), **address)
+        return
+    uvicorn.run("api.app:app_from_environment", factory=True, workers=workers, **address)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -66,3 +66,15 @@ class LLMUnavailable(RagError):
     """The language model cannot be loaded or reached, or it failed while answering."""
 
     code = "llm_unavailable"
+
+
+class StoreBusy(RagError):
+    """Another process has the embedded store folder open (one process at a time)."""
+
+    code = "store_busy"
+
+
+class StoreUnavailable(RagError):
+    """The Chroma server named by RAG_STORE__URL does not answer."""
+
+    code = "store_unavailable"

@@ -5,7 +5,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag.keywords import KeywordIndex
+from rag.keywords import KeywordIndex, KeywordMirror
 from rag.models import Chunk
 from rag.settings import StoreSettings
 from rag.store import VectorStore, make_store
@@ -18,7 +18,7 @@ class Index:
     """A vector store and its keyword index; opening brings the keyword index in step."""
 
     store: VectorStore
-    keywords: KeywordIndex
+    keywords: KeywordIndex | KeywordMirror
     say: Callable[[str], None] = lambda _: None
     _synced: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,7 +52,18 @@ class Index:
         self.keywords.reset()
         self._synced = False
 
+    def close(self) -> None:
+        """Let go of the store (an embedded folder's lock with it); it opens again on the
+        next use."""
+        self.store.close()
+        with self._lock:
+            self._synced = False
+
 
 def make_index(settings: StoreSettings, embedder_name: str, dimension: int) -> Index:
-    """The vector store the settings describe, with its keyword index in its folder."""
-    return Index(make_store(settings, embedder_name, dimension), KeywordIndex(settings.path))
+    """The vector store the settings describe, with its keyword index: in its folder, or
+    with a Chroma server, this process's own copy following the server."""
+    store = make_store(settings, embedder_name, dimension)
+    if settings.url:
+        return Index(store, KeywordMirror(store))
+    return Index(store, KeywordIndex(settings.path))

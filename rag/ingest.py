@@ -114,6 +114,10 @@ def replace_document(document: SourceDocument, *, index: Index, embedder: Embedd
     centroid = vectors.mean(axis=0)
     store.commit_document(document, chunker.signature, len(chunks),
                           centroid / (np.linalg.norm(centroid) or 1.0))
+    if (store.document(document.source) or {}).get("content_hash") != document.content_hash:
+        # Another process (server mode) committed another version since: its rows stay;
+        # the old ones are hidden, and the next ingest of this file drops them.
+        return embedded, 0
     stale = (before | keywords.ids(document.source)) - {c.id for c in chunks}
     store.delete_chunks(stale)
     keywords.delete(stale)

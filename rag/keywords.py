@@ -1,10 +1,18 @@
-"""The keyword index beside the vector store: BM25 over chunk text in SQLite FTS5, in the
-store's folder. It holds the same chunk ids as the vector store, written in the same
-commit sequence, and is brought back in step from the vector store when it is missing or
-differs (`sync`)."""
+"""The keyword index beside the vector store: BM25 over chunk text in SQLite FTS5.
 
+Embedded, it lives in the store's folder, holds the same chunk ids as the vector store,
+written in the same commit sequence, and is brought back in step from the vector store
+when it is missing or differs (`sync`). With a Chroma server, every process keeps its own
+copy in a temporary folder, following the documents committed on the server
+(`KeywordMirror`): nothing but Chroma needs to be shared between machines.
+"""
+
+import shutil
 import sqlite3
+import tempfile
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +22,11 @@ from rag.store import VectorStore, chunk_from
 from rag.text import STOPWORDS, words
 
 FILE_NAME = "keywords.sqlite3"
+# How often a KeywordMirror asks the server which document versions are committed (one
+# read of every document record): a commit is searchable by its words this much later at
+# most, plus the time to copy its chunks.
+FOLLOW_EVERY = 1.0
+SOURCES_PER_READ = 100
 MAX_TERMS = 64  # a question's distinct words searched for (a long one is cut here)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -29,6 +42,7 @@ CREATE TRIGGER IF NOT EXISTS chunks_removed AFTER DELETE ON chunks BEGIN
     INSERT INTO terms (terms, rowid, text) VALUES ('delete', old.rowid, old.text); END;
 """
 COLUMNS = "id, source, content_hash, title, start, end, author, date, text"
+INSERT = f"INSERT INTO chunks ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
 
 
 class KeywordIndex:
@@ -52,12 +66,18 @@ class KeywordIndex:
 
     def put(self, chunks: list[Chunk]) -> None:
         """Add chunks (replacing any with the same id) in one transaction."""
-        rows = [(c.id, c.source, c.content_hash, c.title, c.start, c.end, c.author, c.date, c.text)
-                for c in chunks]
+        rows = chunk_rows(chunks)
         db = self.connection()
         with transaction(db):
             db.executemany("DELETE FROM chunks WHERE id = ?", [(r[0],) for r in rows])
-            db.executemany(f"INSERT INTO chunks ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany(INSERT, rows)
+
+    def replace_sources(self, sources: set[str], chunks: list[Chunk]) -> None:
+        """Drop every row of these sources and add these chunks, in one transaction."""
+        db = self.connection()
+        with transaction(db):
+            db.executemany("DELETE FROM chunks WHERE source = ?", [(s,) for s in sorted(sources)])
+            db.executemany(INSERT, chunk_rows(chunks))
 
     def delete(self, ids: set[str]) -> None:
         """Remove chunks by id."""
@@ -116,6 +136,91 @@ class KeywordIndex:
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
+class KeywordMirror:
+    """Server mode: this process's own keyword index, holding each document's committed
+    version as the server has it, at most FOLLOW_EVERY (plus the copy) behind.
+
+    Ingest may write to it as to the embedded index (its rows are replaced by the
+    committed version when that is next read); `ids(source)` first brings that source in
+    step, so ingest's checks compare the store with its committed version.
+    """
+
+    def __init__(self, store: VectorStore) -> None:
+        self.store = store
+        folder = tempfile.mkdtemp(prefix="rag-keywords-")
+        self.index = KeywordIndex(Path(folder))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, True)
+        self._held: dict[str, str] = {}  # source: the content hash copied here
+        self._checked = -FOLLOW_EVERY  # when the committed versions were last read
+        self._lock = threading.Lock()
+
+    def follow(self, *, now: bool = False) -> None:
+        """Copy every document version committed since the last look, and drop the
+        documents deleted since; a look at most every FOLLOW_EVERY (or now)."""
+        if not now and time.monotonic() - self._checked < FOLLOW_EVERY:
+            return
+        with self._lock:  # one thread copies; the others wait for its result
+            began = time.monotonic()
+            if not now and began - self._checked < FOLLOW_EVERY:
+                return
+            committed = {r["source"]: r["content_hash"] for r in self.store.documents()}
+            self._copy({s: h for s, h in committed.items() if self._held.get(s) != h},
+                       set(self._held) - set(committed))
+            self._checked = began
+
+    def _copy(self, changed: dict[str, str], gone: set[str]) -> None:
+        """Replace the rows of changed sources by their committed chunks; drop gone ones."""
+        names = sorted(changed)
+        for at in range(0, len(names), SOURCES_PER_READ):
+            part = names[at:at + SOURCES_PER_READ]
+            chunks = [c for c in self.store.source_chunks(part)
+                      if changed[c.source] == c.content_hash]
+            self.index.replace_sources(set(part), chunks)
+            self._held |= {s: changed[s] for s in part}
+        if gone:
+            self.index.replace_sources(gone, [])
+            for source in gone:
+                self._held.pop(source, None)
+
+    def search(self, query: str, n: int,
+               sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+        """As KeywordIndex.search, over the committed documents as of FOLLOW_EVERY ago."""
+        self.follow()
+        return self.index.search(query, n, sources)
+
+    def ids(self, source: str | None = None) -> set[str]:
+        """The chunk ids of a source's committed version (read now), or of every
+        document's as last followed."""
+        if source is None:
+            return self.index.ids()
+        with self._lock:
+            record = self.store.document(source)
+            if record is None:
+                self._copy({}, {source})
+            else:
+                self._copy({source: record["content_hash"]}, set())
+        return self.index.ids(source)
+
+    def put(self, chunks: list[Chunk]) -> None:
+        """Add chunks here (the committed version replaces them when it is next read)."""
+        self.index.put(chunks)
+
+    def delete(self, ids: set[str]) -> None:
+        """Remove chunks here."""
+        self.index.delete(ids)
+
+    def sync(self, store: VectorStore, say: Callable[[str], None] = lambda _: None) -> int:
+        """Copy what the server has committed (at start-up); returns the documents held."""
+        self.follow(now=True)
+        return len(self._held)
+
+    def reset(self) -> None:
+        """Forget every row (the server's collections were dropped)."""
+        with self._lock:
+            self.index.delete(self.index.ids())
+            self._held.clear()
+
+
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
@@ -133,6 +238,12 @@ def match_expression(query: str) -> str:
     word is read as an operator)."""
     terms = dict.fromkeys(w for w in words(query) if w not in STOPWORDS and (len(w) > 1 or w.isdigit()))
     return " OR ".join(f'"{t.replace(chr(34), "")}"' for t in list(terms)[:MAX_TERMS])
+
+
+def chunk_rows(chunks: list[Chunk]) -> list[tuple]:
+    """Chunks as rows of COLUMNS."""
+    return [(c.id, c.source, c.content_hash, c.title, c.start, c.end, c.author, c.date, c.text)
+            for c in chunks]
 
 
 def row_chunk(row: tuple) -> Chunk:

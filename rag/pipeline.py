@@ -41,14 +41,18 @@ class Pipeline:
     answerer: Answerer
     _answerers: dict[str, Answerer] = field(default_factory=dict)
     _writing: threading.Lock = field(default_factory=threading.Lock)
+    _building: threading.Lock = field(default_factory=threading.Lock)
 
     def answerer_for(self, provider: str | None) -> Answerer:
-        """The configured answerer, or another provider's, built once on first use."""
+        """The configured answerer, or another provider's, built once on first use (once
+        however many requests ask for it at the same moment: a local model is large)."""
         if not provider or provider == self.answerer.name:
             return self.answerer
-        if provider not in self._answerers:
-            self._answerers[provider] = make_answerer(provider, self.settings.llm, self.embedder)
-        return self._answerers[provider]
+        with self._building:
+            if provider not in self._answerers:
+                self._answerers[provider] = make_answerer(provider, self.settings.llm,
+                                                          self.embedder)
+            return self._answerers[provider]
 
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None,
                rebuild: bool = False) -> IngestReport:

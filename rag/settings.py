@@ -11,10 +11,16 @@ from rag.providers import Provider
 
 
 class StoreSettings(BaseModel):
-    """Where the Chroma store lives on disk."""
+    """Where the Chroma store lives: a folder this process opens itself (embedded, the
+    default: one process at a time), or a Chroma server (`chroma run --path DIR`) that
+    any number of processes share."""
 
     path: Path = Path("vectorstore")
     collection: str = Field("articles", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+    # Server mode: http(s)://host:port of a Chroma server; the folder above is then unused.
+    url: str | None = Field(None, pattern=r"^https?://[^/:\s]+(:[0-9]{1,5})?/?$")
+    # Sent with every request to the server (e.g. {"Authorization": "Bearer ..."}), as JSON.
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
 
 
 class EmbedderSettings(BaseModel):

@@ -50,6 +50,7 @@ class VectorStore(Protocol):
     """Where chunks, their vectors, documents and sentence vectors live."""
 
     path: Path
+    where: str  # the folder or server, for messages
 
     @property
     def exists(self) -> bool:
@@ -62,6 +63,10 @@ class VectorStore(Protocol):
 
     def reset(self) -> None:
         """Drop everything (for --rebuild)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the store until its next use."""
         ...
 
     def document(self, source: str) -> DocumentRecord | None:
@@ -99,6 +104,10 @@ class VectorStore(Protocol):
 
     def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these chunks, by id."""
+        ...
+
+    def source_chunks(self, sources: list[str]) -> list[Chunk]:
+        """Every stored chunk of these sources, committed or not."""
         ...
 
     def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
 """API keys on and off, and the Prometheus metrics."""
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +12,11 @@ from tests.api.conftest import Server
 
 
 @pytest.fixture(scope="module")
-def locked(served_store: Path) -> Iterator[Server]:
-    with Server(served_store, RAG_API__KEYS="alpha-key, beta-key") as running:
+def locked(seeded_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second server beside `server`, so on a store folder of its own."""
+    store = tmp_path_factory.mktemp("locked") / "store"
+    shutil.copytree(seeded_store, store)
+    with Server(store, RAG_API__KEYS="alpha-key, beta-key") as running:
         yield running
 
 

@@ -1,0 +1,181 @@
+"""Ingest and store benchmark, ours beside the naive LlamaIndex pipeline in one process:
+
+- ingest of a corpus into a fresh store (time, and word pieces actually embedded: the naive
+  pipeline's 1024-token chunks are cut to the embedder's 256-piece window), for both;
+- re-ingest of the unchanged corpus (in the same warm process, and as a `rag ingest`
+  command from a cold start);
+- the cold start of `rag ask` (a new process: imports, model, store, one answer);
+- search latency (p50/p95 of the whole `Pipeline.search`) at 10k, 50k and 200k chunks, on
+  synthetic stores: random unit vectors, texts drawn from the corpus's own sentences.
+
+    .venv/bin/python bench/store_bench.py [--corpus evals/squad-dev-48/corpus]
+                                          [--sizes 10000,50000,200000] [--json FILE]
+
+Everything runs in temporary folders on this machine and is deleted at the end.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import quantiles
+
+import numpy as np
+
+from evals.baseline import NaiveLlamaIndex
+from rag.embedding import MiniLMEmbedder
+from rag.loading import discover, load
+from rag.models import Chunk, SourceDocument
+from rag.pipeline import build_pipeline
+from rag.settings import load_settings
+from rag.text import sentences
+
+ROOT = Path(__file__).resolve().parents[1]
+RAG = str(Path(sys.executable).with_name("rag"))
+CHUNKS_PER_DOCUMENT = 100  # synthetic stores: documents of this many chunks, one sentence each
+SEARCHES = 200
+
+
+class Counting:
+    """An embedder that counts the word pieces it actually embeds (at most its window)."""
+
+    def __init__(self, embedder: MiniLMEmbedder) -> None:
+        self.inner = embedder
+        self.name, self.dimension, self.max_tokens = embedder.name, embedder.dimension, embedder.max_tokens
+        self.pieces = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.pieces += sum(min(self.inner.count_tokens(t), self.max_tokens) for t in texts)
+        return self.inner.embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+def timed(work) -> tuple[float, object]:  # noqa: ANN001
+    began = time.perf_counter()
+    result = work()
+    return time.perf_counter() - began, result
+
+
+def ingest_figures(corpus: Path, embedder: MiniLMEmbedder, folder: Path) -> dict:
+    """Ingest and re-ingest, ours beside the naive pipeline, and the cold starts."""
+    files, _ = discover(corpus)
+    corpus_pieces = sum(embedder.count_tokens(load(f).text) for f in files)
+    naive = Counting(embedder)
+    naive_s, _ = timed(lambda: NaiveLlamaIndex(corpus, naive))
+    ours = Counting(embedder)
+    store = folder / "store"
+    pipeline = build_pipeline(load_settings(store={"path": store}), embedder=ours)
+    ours_s, _ = timed(lambda: pipeline.ingest([corpus]))
+    again_s, report = timed(lambda: pipeline.ingest([corpus]))
+    assert not report.indexed, "the re-ingest indexed something"
+    pipeline.index.close()  # let the commands below open the folder
+    env = os.environ | {"RAG_STORE__PATH": str(store)}
+    cold_ingest_s, _ = timed(lambda: subprocess.run([RAG, "ingest", str(corpus)], env=env, check=True,
+                                                    capture_output=True))
+    cold_ask_s, _ = timed(lambda: subprocess.run([RAG, "ask", "Who founded the university?"], env=env,
+                                                 check=True, capture_output=True))
+    return {"files": len(files), "corpus_pieces": corpus_pieces,
+            "naive": {"ingest_s": naive_s, "pieces_embedded": naive.pieces},
+            "ours": {"ingest_s": ours_s, "pieces_embedded": ours.pieces,
+                     "reingest_warm_s": again_s, "reingest_command_s": cold_ingest_s,
+                     "ask_command_cold_s": cold_ask_s}}
+
+
+def synthetic_store(path: Path, size: int, pool: list[str], embedder: MiniLMEmbedder) -> None:
+    """A committed store of `size` chunks with random unit vectors and corpus sentences."""
+    pipeline = build_pipeline(load_settings(store={"path": path}), embedder=embedder)
+    index = pipeline.index.open(create=True)
+    rng = np.random.default_rng(size)
+    pick = random.Random(size)
+    for number in range(size // CHUNKS_PER_DOCUMENT):
+        texts = [pick.choice(pool) for _ in range(CHUNKS_PER_DOCUMENT)]
+        text = " ".join(texts)
+        source = f"synthetic-{number:06d}.txt"
+        document = SourceDocument(source=source, text=text, title=source,
+                                  content_hash=hashlib.sha256(text.encode()).hexdigest())
+        at, chunks = 0, []
+        for position, piece in enumerate(texts):
+            chunks.append(Chunk(id=hashlib.sha256(f"{source}{position}".encode()).hexdigest()[:32],
+                                source=source, title=source, text=piece, start=at,
+                                end=at + len(piece), content_hash=document.content_hash))
+            at += len(piece) + 1
+        vectors = rng.standard_normal((len(texts), embedder.dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        spans = sentences(text)
+        index.store.put_chunks(chunks, vectors)
+        index.store.put_sentences(document, spans, rng.standard_normal(
+            (len(spans), embedder.dimension)).astype(np.float32))
+        index.keywords.put(chunks)
+        index.store.commit_document(document, "synthetic", len(chunks), vectors[0])
+        if (number + 1) % max(size // CHUNKS_PER_DOCUMENT // 10, 1) == 0:
+            print(f"  {(number + 1) * CHUNKS_PER_DOCUMENT}/{size} chunks", file=sys.stderr)
+    pipeline.index.close()
+
+
+def search_figures(sizes: list[int], corpus: Path, questions: list[str],
+                   embedder: MiniLMEmbedder, folder: Path) -> list[dict]:
+    """p50/p95 of Pipeline.search at each size, on a synthetic store built for it."""
+    files, _ = discover(corpus)
+    pool = [s.text for f in files for s in sentences(load(f).text) if len(s.text) > 40]
+    rows = []
+    for size in sizes:
+        path = folder / f"synthetic-{size}"
+        print(f"building a synthetic store of {size} chunks", file=sys.stderr)
+        build_s, _ = timed(lambda: synthetic_store(path, size, pool, embedder))
+        pipeline = build_pipeline(load_settings(store={"path": path}), embedder=embedder)
+        pipeline.search(questions[0])  # opens the store
+        latencies = []
+        for question in questions:
+            began = time.perf_counter()
+            pipeline.search(question)
+            latencies.append((time.perf_counter() - began) * 1000)
+        cuts = quantiles(latencies, n=20, method="inclusive")
+        rows.append({"chunks": size, "build_s": build_s, "searches": len(latencies),
+                     "p50_ms": cuts[9], "p95_ms": cuts[18]})
+        pipeline.index.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT / "evals/squad-dev-48/corpus")
+    parser.add_argument("--questions", type=Path, default=ROOT / "evals/squad-dev-48/questions.jsonl")
+    parser.add_argument("--sizes", default="10000,50000,200000")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    questions = [r["question"] for r in rows[::max(len(rows) // SEARCHES, 1)][:SEARCHES]]
+    embedder = MiniLMEmbedder()
+    embedder.embed(["warm up"])
+    with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
+        ingest = ingest_figures(args.corpus, embedder, Path(scratch))
+        naive, ours = ingest["naive"], ingest["ours"]
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}\n")
+        print(f"{ingest['files']} files, {ingest['corpus_pieces']} word pieces\n")
+        print("| pipeline | ingest s | word pieces embedded | re-ingest, warm process s | "
+              "re-ingest, `rag ingest` s | `rag ask` cold s |\n|---|---|---|---|---|---|")
+        print(f"| naive LlamaIndex (baseline) | {naive['ingest_s']:.1f} | {naive['pieces_embedded']} | | | |")
+        print(f"| ours | {ours['ingest_s']:.1f} ({ours['ingest_s'] / naive['ingest_s']:.2f}x) | "
+              f"{ours['pieces_embedded']} | {ours['reingest_warm_s']:.2f} | "
+              f"{ours['reingest_command_s']:.1f} | {ours['ask_command_cold_s']:.1f} |", flush=True)
+        search = search_figures([int(s) for s in args.sizes.split(",")], args.corpus, questions,
+                                embedder, Path(scratch))
+        print("\n| chunks | search p50 ms | search p95 ms | store built in s |\n|---|---|---|---|")
+        for row in search:
+            print(f"| {row['chunks']} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['build_s']:.0f} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"ingest": ingest, "search": search}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""One process at a time on an embedded store folder.
+
+Chroma's embedded client is not process-safe: two processes writing one folder lose
+vectors without a word. So a process that opens the folder (to write, or to read, since a
+reader beside a writer may see a half-written index) first takes an exclusive advisory
+lock (flock) on a file in it. Every store object of one process shares that hold; the
+kernel drops it when the process exits, however it exits, so a crash never leaves the
+folder locked. Several processes share one store through a Chroma server (server mode).
+"""
+
+import fcntl
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import StoreBusy
+
+FILE_NAME = "rag.lock"
+
+
+@dataclass
+class Hold:
+    """This process's lock on one folder and how many store objects use it."""
+
+    folder: Path
+    fd: int
+    users: int = 0
+
+
+_holds: dict[Path, Hold] = {}
+_guard = threading.Lock()
+
+
+def hold(folder: Path) -> Hold:
+    """Take (or share, within this process) the folder's lock; StoreBusy at once when
+    another process has it, naming that process."""
+    folder = Path(folder).resolve()
+    with _guard:
+        held = _holds.get(folder)
+        if held is None:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder / FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip() or "another process"
+                os.close(fd)
+                raise StoreBusy(
+                    f"the store at {folder} is in use by {holder}; one process at a time "
+                    "opens an embedded store: ask the running server over HTTP, stop it "
+                    "first, or run Chroma as a server (`chroma run --path DIR`) and set "
+                    "RAG_STORE__URL to share one store between processes") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} ({describe_process()})\n".encode(), 0)
+            held = _holds[folder] = Hold(folder, fd)
+        held.users += 1
+        return held
+
+
+def release(held: Hold) -> None:
+    """One store object is done with the folder; the lock goes with the last one."""
+    with _guard:
+        held.users -= 1
+        if held.users == 0 and _holds.get(held.folder) is held:
+            del _holds[held.folder]
+            os.close(held.fd)  # closing the file drops the lock
+
+
+def describe_process() -> str:
+    """This process as its user started it, e.g. `rag serve --port 8000`."""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200] if sys.argv else "python"

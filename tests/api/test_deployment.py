@@ -1,0 +1,160 @@
+"""Past one process: a real `chroma run` server with `rag serve --workers 2` in front of it,
+and an embedded store folder that refuses a second process."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.embedding import MiniLMEmbedder
+from rag.index import make_index
+from rag.pipeline import build_pipeline
+from rag.settings import load_settings
+from tests.api.conftest import RAG, Background, Server, free_port
+from tests.conftest import SEEDS
+
+CHROMA = str(Path(sys.executable).with_name("chroma"))
+BURST = 4  # searches sent at once, so both workers take some
+FOLLOW_DEADLINE = 5.0  # s after an ingest returns by which every worker must find its chunks
+
+
+def rag(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([RAG, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def served_chunks(url: str) -> list[dict]:
+    """Every chunk the Chroma server holds, read with Chroma's own client."""
+    import chromadb
+
+    address = httpx.URL(url)
+    collection = chromadb.HttpClient(host=address.host, port=address.port).get_collection("articles")
+    got = collection.get(include=["documents", "metadatas"])
+    return [{"text": t, "source": m["source"], "start": m["start"]}
+            for t, m in zip(got["documents"], got["metadatas"])]
+
+
+def first_hit(url: str, query: str) -> tuple[str, tuple[str, int] | None]:
+    """(the worker's pid, the first hit's source and start) for a search on a connection of
+    its own, so that either worker may take it."""
+    response = httpx.post(f"{url}/v1/search", json={"query": query, "top_k": 1},
+                          headers={"connection": "close"}, timeout=60)
+    assert response.status_code == 200, response.text
+    hits = response.json()
+    return response.headers["x-rag-worker"], (hits[0]["source"], hits[0]["start"]) if hits else None
+
+
+def test_two_workers_behind_a_chroma_server_find_every_chunk_ingested_while_they_serve(
+        tmp_path: Path) -> None:
+    chroma_port = free_port()
+    with Background([CHROMA, "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
+                     "--port", str(chroma_port)], chroma_port, "/api/v2/heartbeat",
+                    dict(os.environ)) as chroma:
+        env = os.environ | {"RAG_STORE__URL": chroma.url,
+                            "RAG_STORE__PATH": str(tmp_path / "never-written")}
+        port = free_port()
+        with Background([RAG, "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
+                        port, "/readyz", env) as api:
+            ingested = rag("ingest", str(SEEDS), env=env)  # another process, while they serve
+            assert ingested.returncode == 0, ingested.stderr
+            done = time.monotonic()
+            assert "indexed 5" in ingested.stdout
+
+            chunks = served_chunks(chroma.url)
+            assert len(chunks) > 20 and {c["source"] for c in chunks} == {p.name for p in SEEDS.glob("*.txt")}
+            found: dict[int, set[str]] = {}  # chunk: the workers that found it first
+            with ThreadPoolExecutor(BURST) as pool:
+                while len(found) < len(chunks) or any(len(w) < 2 for w in found.values()):
+                    for number, chunk in enumerate(chunks):
+                        if len(found.get(number, ())) == 2:
+                            continue
+                        # A burst at once: while one worker searches, the other accepts.
+                        for worker, hit in pool.map(first_hit, [api.url] * BURST, [chunk["text"]] * BURST):
+                            if hit == (chunk["source"], chunk["start"]):
+                                found.setdefault(number, set()).add(worker)
+                            else:  # not yet followed: allowed only until the deadline
+                                assert time.monotonic() - done < FOLLOW_DEADLINE, (worker, chunk, hit)
+                    assert time.monotonic() - done < 180, "the two workers did not both answer"
+            assert len({w for workers in found.values() for w in workers}) == 2
+
+            # A document deleted through one worker leaves every worker's results, its
+            # words included (each worker's keyword copy follows the server).
+            gone = "001_1346c328f81362a0.txt"
+            assert httpx.delete(f"{api.url}/v1/documents/{gone}", timeout=60).status_code == 200
+            deleted, seen = time.monotonic(), set()
+            while len(seen) < 2:
+                worker, hit = first_hit(api.url, "Article 51 of the UN Charter")
+                if hit and hit[0] != gone:
+                    seen.add(worker)
+                assert time.monotonic() - deleted < FOLLOW_DEADLINE or hit[0] != gone
+                assert time.monotonic() - deleted < 120
+            index = make_index(load_settings(store={"url": chroma.url}).store, MiniLMEmbedder.name,
+                               MiniLMEmbedder.dimension)
+            mirror = index.open(create=False).keywords  # this process's own copy
+            assert mirror.search("Article 51", 5) and all(c.source != gone
+                                                         for c, _ in mirror.search("Article 51", 50))
+        assert not (tmp_path / "never-written").exists()  # server mode writes no local folder
+
+
+def test_several_workers_need_server_mode(tmp_path: Path) -> None:
+    result = rag("serve", "--workers", "2", env=os.environ | {"RAG_STORE__PATH": str(tmp_path / "s")})
+    assert result.returncode != 0 and "RAG_STORE__URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_silent_chroma_server_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    env = os.environ | {"RAG_STORE__URL": f"http://127.0.0.1:{free_port()}"}
+    for command in (["ingest", str(SEEDS)], ["ask", "Who is To Lam?"], ["serve"]):
+        result = rag(*command, env=env)
+        assert result.returncode == 1, command
+        assert result.stderr.startswith("error: no Chroma server answers at"), result.stderr
+        assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def store(seeded_store: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "store"
+    shutil.copytree(seeded_store, copy)
+    return copy
+
+
+def test_a_second_process_on_an_embedded_store_is_refused_and_the_first_keeps_its_work(
+        store: Path, tmp_path: Path) -> None:
+    env = os.environ | {"RAG_STORE__PATH": str(store)}
+    changed = tmp_path / "changed"
+    shutil.copytree(SEEDS, changed)
+    (changed / "005_new.txt").write_text("Title: A new article\n\nSomething else entirely happened.\n")
+    with Server(store) as server, server.client() as client:
+        before = client.get("/readyz").json()
+        for command in (["ingest", str(changed)], ["ingest", "--rebuild", str(SEEDS)],
+                        ["serve", "--port", str(free_port())], ["ask", "Who is To Lam?"]):
+            refused = rag(*command, env=env)
+            assert refused.returncode == 1, command
+            assert refused.stderr.startswith(f"error: the store at {store.resolve()} is in use by pid "
+                                             f"{server.process.pid} (rag serve"), refused.stderr
+            assert "RAG_STORE__URL" in refused.stderr and "Traceback" not in refused.stderr
+        assert client.get("/readyz").json() == before  # nothing was written or dropped
+        hits = client.post("/v1/search", json={"query": "Article 51 of the UN Charter"}).json()
+        assert hits and hits[0]["source"] == "001_1346c328f81362a0.txt"
+    # Once the server is gone the folder is free again, and whole.
+    assert rag("ingest", str(SEEDS), env=env).stdout.startswith("indexed 0, unchanged 5")
+
+
+def test_a_process_holding_the_store_refuses_others_until_it_lets_go(
+        store: Path, embedder) -> None:  # noqa: ANN001
+    env = os.environ | {"RAG_STORE__PATH": str(store)}
+    pipeline = build_pipeline(load_settings(store={"path": store}), embedder=embedder)
+    assert pipeline.search("Article 51")  # opens the folder, taking its lock
+    refused = rag("ingest", str(SEEDS), env=env)
+    assert refused.returncode == 1 and f"pid {os.getpid()}" in refused.stderr
+    again = build_pipeline(load_settings(store={"path": store}), embedder=embedder)
+    assert again.search("Article 51")  # this process's other pipelines share its hold
+    pipeline.index.close()
+    assert rag("ingest", str(SEEDS), env=env).returncode == 1  # `again` still holds it
+    again.index.close()
+    assert rag("ingest", str(SEEDS), env=env).returncode == 0
