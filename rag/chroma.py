@@ -234,9 +234,8 @@ class ChromaStore:
         """The stored chunks with these ids."""
         found = []
         for at in range(0, len(ids), BATCH):
-            got = self._chunks.get(ids=ids[at:at + BATCH], include=["documents", "metadatas"])
-            found += [chunk_from(i, t, m)
-                      for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+            found += chunks_in(self._chunks.get(ids=ids[at:at + BATCH],
+                                                include=["documents", "metadatas"]))
         return found
 
     def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
@@ -253,8 +252,8 @@ class ChromaStore:
 
     def source_chunks(self, sources: list[str]) -> list[Chunk]:
         """Every stored chunk of these sources, committed or not."""
-        got = self._chunks.get(where={"source": {"$in": sources}}, include=["documents", "metadatas"])
-        return [chunk_from(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        return chunks_in(self._chunks.get(where={"source": {"$in": sources}},
+                                          include=["documents", "metadatas"]))
 
     def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
         """Stored embeddings of a source's chunks by their text, to reuse for unchanged text."""
@@ -336,6 +335,11 @@ class ChromaStore:
                           vectors)
         self._documents_read.put({key: found})
         return found
+
+
+def chunks_in(got: dict) -> list[Chunk]:
+    """The chunks of a Chroma `get` that included their documents and metadatas."""
+    return [chunk_from(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
 
 
 def by_text(collection, source: str) -> dict[str, np.ndarray]:  # noqa: ANN001 - a Chroma collection

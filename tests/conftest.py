@@ -47,6 +47,14 @@ def seeded(seeded_store: Path, embedder: MiniLMEmbedder) -> Pipeline:
 
 
 @pytest.fixture
+def store(seeded_store: Path, tmp_path: Path) -> Path:
+    """A private copy of the seeded store, to write to or to serve from one process."""
+    copy = tmp_path / "store"
+    shutil.copytree(seeded_store, copy)
+    return copy
+
+
+@pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A writable copy of seeds/ to change files in."""
     folder = tmp_path / "corpus"

@@ -20,14 +20,6 @@ def rag(*args: str, store: Path, **env: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-@pytest.fixture
-def store(seeded_store: Path, tmp_path: Path) -> Path:
-    """A private copy of the seeded store."""
-    copy = tmp_path / "store"
-    shutil.copytree(seeded_store, copy)
-    return copy
-
-
 def test_ask_json_prints_exactly_the_answer_object(store: Path) -> None:
     result = rag("ask", "Which article of the UN Charter does the defence clause invoke?",
                  "--json", store=store)

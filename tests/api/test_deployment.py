@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 
 from rag.embedding import MiniLMEmbedder
 from rag.index import make_index
@@ -114,13 +113,6 @@ def test_a_silent_chroma_server_is_one_line_and_exit_1(tmp_path: Path) -> None:
         assert result.returncode == 1, command
         assert result.stderr.startswith("error: no Chroma server answers at"), result.stderr
         assert "Traceback" not in result.stderr
-
-
-@pytest.fixture
-def store(seeded_store: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "store"
-    shutil.copytree(seeded_store, copy)
-    return copy
 
 
 def test_a_second_process_on_an_embedded_store_is_refused_and_the_first_keeps_its_work(
