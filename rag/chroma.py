@@ -17,16 +17,19 @@ from rag.errors import EmbedderMismatch, EmptyStore, StoreUnavailable
 from rag.models import Chunk, SourceDocument
 from rag.settings import StoreSettings
 from rag.store import (DocumentRecord, Sentences, chunk_from, chunk_metadata, doc_id,
-                       index_exists, sentence_id)
-from rag.text import Span
+                       index_exists, bounds_of, overlapping, sentence_id)
+from rag.text import Span, sentences
 
-CACHED_DOCUMENTS = 512  # documents whose sentence vectors are kept in memory
+CACHED_DOCUMENTS = 512  # document versions whose text and sentence bounds are kept in memory
+CACHED_SENTENCES = 20_000  # sentence vectors kept in memory (an id names one version's span)
 CACHED_VECTORS = 20_000  # chunk vectors kept in memory (an id names one text: never stale)
 BATCH = 4000  # rows per Chroma write (its limit is about 5,000)
 # How long a document's committed version is taken as known without asking Chroma again:
 # a commit by another process is seen this much later at most (this process's own commits
 # at once). A look-up costs about 3 ms of every search.
 COMMITTED_TTL = 1.0
+SPANS = "sentence_spans"  # the document record's key for where its sentences lie
+NO_BOUNDS = np.zeros((0, 2), dtype=np.int64)
 
 
 class Recent:
@@ -70,7 +73,8 @@ class ChromaStore:
         self.embedder_name = embedder_name
         self.dimension = dimension
         self._chunks = self._documents = self._sentences = None
-        self._documents_read = Recent(CACHED_DOCUMENTS)  # (source, hash): Sentences
+        self._documents_read = Recent(CACHED_DOCUMENTS)  # (source, hash): (text, sentence bounds)
+        self._sentence_vectors = Recent(CACHED_SENTENCES)  # sentence id: vector
         self._vectors = Recent(CACHED_VECTORS)  # chunk id: vector
         self._committed_lock = threading.Lock()
         self._committed: dict[str, tuple[str | None, float]] = {}  # source: (hash, when read)
@@ -159,6 +163,7 @@ class ChromaStore:
                 client.delete_collection(name)
         self._chunks = self._documents = self._sentences = None
         self._documents_read.clear()
+        self._sentence_vectors.clear()
         self._vectors.clear()
         with self._committed_lock:
             self._committed.clear()
@@ -168,7 +173,7 @@ class ChromaStore:
     def document(self, source: str) -> DocumentRecord | None:
         """The committed record of one source, or None."""
         got = self._documents.get(ids=[doc_id(source)], include=["metadatas"])
-        return DocumentRecord(got["metadatas"][0]) if got["ids"] else None
+        return record_of(got["metadatas"][0]) if got["ids"] else None
 
     def document_text(self, source: str) -> str | None:
         """The text that a citation's offsets index into."""
@@ -178,7 +183,7 @@ class ChromaStore:
     def documents(self) -> list[DocumentRecord]:
         """Every committed document, by source."""
         got = self._documents.get(include=["metadatas"])
-        return sorted((DocumentRecord(m) for m in got["metadatas"]), key=lambda r: r["source"])
+        return sorted((record_of(m) for m in got["metadatas"]), key=lambda r: r["source"])
 
     def committed_hashes(self, sources: set[str]) -> dict[str, str]:
         """Committed content hash per source (as read at most COMMITTED_TTL ago)."""
@@ -200,12 +205,14 @@ class ChromaStore:
             self._committed.pop(source, None)
 
     def commit_document(self, document: SourceDocument, chunker: str, chunk_count: int,
-                        vector: np.ndarray) -> None:
-        """Write the record that makes the document's current chunks visible."""
+                        vector: np.ndarray, spans: list[Span]) -> None:
+        """Write the record that makes the document's current chunks visible, with where its
+        sentences lie (so a search need not cut the text again)."""
         metadata = {
             "source": document.source, "title": document.title,
             "content_hash": document.content_hash, "chunker": chunker,
             "chunks": chunk_count, "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            SPANS: encode_spans(spans),
         }
         metadata |= {k: v for k in ("author", "date") if (v := getattr(document, k))}
         self._documents.upsert(
@@ -306,7 +313,8 @@ class ChromaStore:
         for at in range(0, len(spans), BATCH):
             part = spans[at:at + BATCH]
             self._sentences.upsert(
-                ids=[sentence_id(document, s) for s in part],
+                ids=[sentence_id(document.source, document.content_hash, s.start, s.end)
+                     for s in part],
                 embeddings=vectors[at:at + BATCH].tolist(), documents=[s.text for s in part],
                 metadatas=[{"source": document.source, "content_hash": document.content_hash,
                             "start": s.start, "end": s.end} for s in part],
@@ -317,24 +325,82 @@ class ChromaStore:
         if ids:
             self._sentences.delete(ids=sorted(ids))
 
-    def sentences(self, source: str, content_hash: str) -> Sentences:
-        """One committed document version's text, sentences in order and their vectors;
-        kept in memory for the most recently used documents (a version never changes)."""
-        key = (source, content_hash)
-        if held := self._documents_read.get([key]):
-            return held[key]
+    def sentences(self, wanted: dict[tuple[str, str], list[tuple[int, int]]],
+                  ) -> dict[tuple[str, str], Sentences]:
+        """For each committed document version, (source, content hash): its text, where its
+        sentences lie, and the stored vectors of the sentences overlapping the character
+        ranges given (the rows of the others are zero). Two reads for them all, whatever
+        the store's size: the texts not held in memory, then the vectors not held, by id
+        (a sentence's id follows from its version and bounds). A version no longer
+        committed comes back empty."""
+        texts = self.version_texts(list(wanted))
+        found, rows = {}, {}  # rows: sentence id -> (version, position)
+        for key, ranges in wanted.items():
+            text, bounds = texts.get(key, ("", NO_BOUNDS))
+            found[key] = Sentences(text, bounds, np.zeros((len(bounds), self.dimension), np.float32))
+            for position in {i for start, end in ranges for i in overlapping(bounds, start, end)}:
+                rows[sentence_id(*key, *bounds[position].tolist())] = (key, position)
+        vectors = self._sentence_vectors.get(list(rows))
+        if missing := [i for i in rows if i not in vectors]:
+            got = self._sentences.get(ids=missing, include=["embeddings"])
+            read = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+            self._sentence_vectors.put(read)
+            vectors |= read
+        unread = set()
+        for sentence, (key, position) in rows.items():
+            if sentence in vectors:
+                found[key].vectors[position] = vectors[sentence]
+            else:
+                unread.add(key)
+        # A version whose rows are not where its bounds say (its sentences were cut by an
+        # older rag.text) is read whole, by a search on its rows' metadata.
+        return found | {key: self.stored_sentences(*key) for key in unread}
+
+    def version_texts(self, versions: list[tuple[str, str]],
+                      ) -> dict[tuple[str, str], tuple[str, np.ndarray]]:
+        """The text and sentence bounds of each of these versions that is committed (those
+        of the CACHED_DOCUMENTS most recently used are kept: a version never changes)."""
+        held = self._documents_read.get(versions)
+        if missing := [v for v in versions if v not in held]:
+            got = self._documents.get(ids=[doc_id(source) for source, _ in missing],
+                                      include=["documents", "metadatas"])
+            read = {}
+            for text, meta in zip(got["documents"], got["metadatas"]):
+                bounds = (decode_bounds(meta[SPANS]) if SPANS in meta
+                          else bounds_of(sentences(text)))  # a record from before bounds were kept
+                read[(meta["source"], meta["content_hash"])] = (text, bounds)
+            read = {v: read[v] for v in missing if v in read}  # other versions are not committed
+            self._documents_read.put(read)
+            held |= read
+        return held
+
+    def stored_sentences(self, source: str, content_hash: str) -> Sentences:
+        """One version's sentences with every vector, as its rows' metadata place them."""
         got = self._sentences.get(
             where={"$and": [{"source": source}, {"content_hash": content_hash}]},
-            include=["documents", "metadatas", "embeddings"])
-        rows = sorted(zip(got["metadatas"], got["documents"], got["embeddings"]),
-                      key=lambda row: row[0]["start"])
-        vectors = (np.asarray([v for *_, v in rows], dtype=np.float32) if rows
+            include=["metadatas", "embeddings"])
+        rows = sorted(zip(got["metadatas"], got["embeddings"]), key=lambda row: row[0]["start"])
+        vectors = (np.asarray([v for _, v in rows], dtype=np.float32) if rows
                    else np.zeros((0, self.dimension), dtype=np.float32))
-        found = Sentences(self.document_text(source) or "",
-                          [Span(text, meta["start"], meta["end"]) for meta, text, _ in rows],
-                          vectors)
-        self._documents_read.put({key: found})
-        return found
+        key = (source, content_hash)
+        text, _ = self.version_texts([key]).get(key, ("", None))
+        return Sentences(text, np.array([(m["start"], m["end"]) for m, _ in rows],
+                                        dtype=np.int64).reshape(-1, 2), vectors)
+
+
+def record_of(metadata: dict) -> DocumentRecord:
+    """A document's record as callers see it (without its sentence bounds)."""
+    return DocumentRecord({k: v for k, v in metadata.items() if k != SPANS})
+
+
+def encode_spans(spans: list[Span]) -> str:
+    """Where sentences lie, as Chroma can keep it in metadata: "start end start end ..."."""
+    return " ".join(f"{s.start} {s.end}" for s in spans)
+
+
+def decode_bounds(encoded: str) -> np.ndarray:
+    """The bounds that encode_spans wrote, a row of start and end per sentence."""
+    return np.array(encoded.split(), dtype=np.int64).reshape(-1, 2)
 
 
 def chunks_in(got: dict) -> list[Chunk]:

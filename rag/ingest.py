@@ -113,7 +113,7 @@ def replace_document(document: SourceDocument, *, index: Index, embedder: Embedd
     keywords.put(chunks)
     centroid = vectors.mean(axis=0)
     store.commit_document(document, chunker.signature, len(chunks),
-                          centroid / (np.linalg.norm(centroid) or 1.0))
+                          centroid / (np.linalg.norm(centroid) or 1.0), spans)
     if (store.document(document.source) or {}).get("content_hash") != document.content_hash:
         # Another process (server mode) committed another version since: its rows stay;
         # the old ones are hidden, and the next ingest of this file drops them.
@@ -121,7 +121,8 @@ def replace_document(document: SourceDocument, *, index: Index, embedder: Embedd
     stale = (before | keywords.ids(document.source)) - {c.id for c in chunks}
     store.delete_chunks(stale)
     keywords.delete(stale)
-    store.delete_sentences(old_sentences - {sentence_id(document, s) for s in spans})
+    kept = {sentence_id(document.source, document.content_hash, s.start, s.end) for s in spans}
+    store.delete_sentences(old_sentences - kept)
     return embedded, len(stale)
 
 

@@ -65,15 +65,16 @@ class Retriever:
 
     def candidates(self, query: str, vector: np.ndarray, n: int, sources: list[str] | None = None,
                    ) -> tuple[Ranked, Ranked, dict[tuple[str, str], Sentences]]:
-        """The n best committed chunks by meaning and by words, and the stored sentences of
-        every document version among them."""
+        """The n best committed chunks by meaning and by words, and the sentences of every
+        document version among them (with the vectors of those the chunks overlap)."""
         index = self.index.open(create=False)
         asked = " ".join([query, *expansion_words(query)]) if self.settings.capitals else query
         dense, lexical = index.current(index.store.query(vector, n, sources),
                                        index.keywords.search(asked, n, sources))
-        documents = {(c.source, c.content_hash): index.store.sentences(c.source, c.content_hash)
-                     for c, _ in dense + lexical}
-        return dense, lexical, documents
+        wanted: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for chunk, _ in dense + lexical:
+            wanted.setdefault((chunk.source, chunk.content_hash), []).append((chunk.start, chunk.end))
+        return dense, lexical, index.store.sentences(wanted)
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's vector; for a query naming a capital, the mean direction of it and

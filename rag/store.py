@@ -7,7 +7,6 @@ usable. Retrieval and ingest speak to `VectorStore`; `make_store` picks the back
 """
 
 import hashlib
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,25 +24,37 @@ class DocumentRecord(dict):
     ingested_at, and author and date where the article states them."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sentences:
-    """One document version's text, its sentences in order, and their stored vectors."""
+    """One document version's text, where its sentences lie (a row of start and end per
+    sentence, in order) and their stored vectors: a row per sentence, though a search reads
+    only the rows of the sentences overlapping what it found (the others are zero)."""
 
     text: str
-    spans: list[Span]
+    bounds: np.ndarray
     vectors: np.ndarray
 
     @cached_property
-    def _starts(self) -> list[int]:
-        return [s.start for s in self.spans]
+    def spans(self) -> list[Span]:
+        """The sentences themselves (made when first asked for: a search needs only bounds)."""
+        return [Span(self.text[start:end], start, end) for start, end in self.bounds.tolist()]
 
     def overlapping(self, start: int, end: int) -> range:
-        """Positions of the sentences that overlap text[start:end] (spans are in order and
-        do not overlap each other)."""
-        first = max(bisect_right(self._starts, start) - 1, 0)
-        if first < len(self.spans) and self.spans[first].end <= start:
-            first += 1
-        return range(first, bisect_left(self._starts, end))
+        """Positions of the sentences that overlap text[start:end]."""
+        return overlapping(self.bounds, start, end)
+
+
+def bounds_of(spans: list[Span]) -> np.ndarray:
+    """The start and end of each span, a row each."""
+    return np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1, 2)
+
+
+def overlapping(bounds: np.ndarray, start: int, end: int) -> range:
+    """Positions of the spans that overlap [start, end), given their bounds in order
+    (spans that do not overlap each other, so their ends are in order too)."""
+    first = int(np.searchsorted(bounds[:, 1], start, side="right"))  # the first to end after start
+    last = int(np.searchsorted(bounds[:, 0], end, side="left"))  # past the last to start before end
+    return range(first, max(first, last))
 
 
 class VectorStore(Protocol):
@@ -86,7 +97,7 @@ class VectorStore(Protocol):
         ...
 
     def commit_document(self, document: SourceDocument, chunker: str, chunk_count: int,
-                        vector: np.ndarray) -> None:
+                        vector: np.ndarray, spans: list[Span]) -> None:
         """Write the record that makes the document's current chunks visible."""
         ...
 
@@ -145,8 +156,10 @@ class VectorStore(Protocol):
         """Remove sentence vectors."""
         ...
 
-    def sentences(self, source: str, content_hash: str) -> Sentences:
-        """One committed document version's text, sentences and their vectors."""
+    def sentences(self, wanted: dict[tuple[str, str], list[tuple[int, int]]],
+                  ) -> dict[tuple[str, str], Sentences]:
+        """For each committed document version, (source, content hash): its text, its
+        sentences, and the vectors of those overlapping the character ranges given."""
         ...
 
     def count(self) -> int:
@@ -175,9 +188,10 @@ def doc_id(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:32]
 
 
-def sentence_id(document: SourceDocument, span: Span) -> str:
-    """A sentence vector's id: one per document version and position."""
-    key = f"{document.source}\x00{document.content_hash}\x00{span.start}\x00{span.end}"
+def sentence_id(source: str, content_hash: str, start: int, end: int) -> str:
+    """A sentence vector's id: one per document version and position (so a reader that
+    knows where a version's sentences lie can name their rows without a search)."""
+    key = f"{source}\x00{content_hash}\x00{start}\x00{end}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 

@@ -202,3 +202,65 @@ def test_chunk_vectors_are_read_once(seeded, monkeypatch) -> None:
     again = store.chunk_vectors(ids)
     assert again.keys() == first.keys() == set(ids)
     assert all(np.array_equal(again[i], first[i]) for i in ids)
+
+
+def sentence_reads(store, monkeypatch) -> list[dict]:  # noqa: ANN001
+    """Record the arguments of every read of the sentence collection."""
+    reads, real = [], store._sentences.get
+
+    def recording(**kwargs):  # noqa: ANN202
+        reads.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(store._sentences, "get", recording)
+    return reads
+
+
+def chunk_ranges(store) -> dict[tuple[str, str], list[tuple[int, int]]]:  # noqa: ANN001
+    """Every committed version's chunk spans, as a search hands them to the store."""
+    committed = {r["source"]: r["content_hash"] for r in store.documents()}
+    ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for chunk in store.chunks(sorted(store.chunk_ids())):
+        if committed.get(chunk.source) == chunk.content_hash:
+            ranges.setdefault((chunk.source, chunk.content_hash), []).append((chunk.start, chunk.end))
+    return ranges
+
+
+@pytest.mark.parametrize("record", ["as written", "without bounds", "bounds off"])
+def test_a_search_reads_the_vectors_of_the_sentences_it_found_by_id(
+        make_pipeline, store: Path, monkeypatch, record: str) -> None:
+    # "without bounds": a record committed before they were kept (the text is cut again);
+    # "bounds off": rows not where the bounds say (the version is read by its metadata).
+    index = make_pipeline(store=store).index.open(create=False)
+    wanted = {key: spans[:1] for key, spans in chunk_ranges(index.store).items()}
+    if record != "as written":
+        got = index.store._documents.get(include=["metadatas"])
+        changed = [{k: v for k, v in m.items() if k != chroma.SPANS} if record == "without bounds"
+                   else m | {chroma.SPANS: " ".join(str(int(b) + 1) for b in m[chroma.SPANS].split())}
+                   for m in got["metadatas"]]
+        index.store._documents.update(ids=got["ids"], metadatas=changed)
+    whole = {key: index.store.stored_sentences(*key) for key in wanted}
+    reads = sentence_reads(index.store, monkeypatch)
+    found = index.store.sentences(wanted)
+    for key, (start, end) in ((k, r[0]) for k, r in wanted.items()):
+        expected, inside = whole[key], whole[key].overlapping(start, end)
+        assert found[key].text == expected.text and len(inside) > 0
+        assert [(s.start, s.end) for s in found[key].spans] == [(s.start, s.end) for s in expected.spans]
+        assert all(s.text == expected.text[s.start:s.end] for s in found[key].spans)
+        assert np.allclose(found[key].vectors[inside.start:inside.stop],
+                           expected.vectors[inside.start:inside.stop])
+        if record == "as written":
+            outside = [i for i in range(len(expected.spans)) if i not in inside]
+            assert not found[key].vectors[outside].any()  # never read
+    if record == "bounds off":
+        assert "where" in reads[-1]
+    else:
+        assert len(reads) == 1 and "where" not in reads[0]  # one read, by id, for them all
+        assert index.store.sentences(wanted).keys() == wanted.keys() and len(reads) == 1  # held
+
+
+def test_a_version_no_longer_committed_comes_back_empty(make_pipeline, store: Path) -> None:
+    index = make_pipeline(store=store).index.open(create=False)
+    (source, content_hash), ranges = next(iter(chunk_ranges(index.store).items()))
+    found = index.store.sentences({(source, "0" * 64): ranges})[(source, "0" * 64)]
+    assert found.text == "" and found.spans == [] and found.vectors.shape == (0, 384)
