@@ -248,14 +248,7 @@ class ChromaStore:
     def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these chunks, by id (the CACHED_VECTORS last read are
         kept: the same chunks come back question after question)."""
-        found = self._vectors.get(ids)
-        missing = [i for i in ids if i not in found]
-        if missing:
-            got = self._chunks.get(ids=missing, include=["embeddings"])
-            read = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
-            self._vectors.put(read)
-            found |= read
-        return found
+        return vectors_by_id(self._chunks, self._vectors, ids)
 
     def source_chunks(self, sources: list[str]) -> list[Chunk]:
         """Every stored chunk of these sources, committed or not."""
@@ -340,12 +333,7 @@ class ChromaStore:
             found[key] = Sentences(text, bounds, np.zeros((len(bounds), self.dimension), np.float32))
             for position in {i for start, end in ranges for i in overlapping(bounds, start, end)}:
                 rows[sentence_id(*key, *bounds[position].tolist())] = (key, position)
-        vectors = self._sentence_vectors.get(list(rows))
-        if missing := [i for i in rows if i not in vectors]:
-            got = self._sentences.get(ids=missing, include=["embeddings"])
-            read = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
-            self._sentence_vectors.put(read)
-            vectors |= read
+        vectors = vectors_by_id(self._sentences, self._sentence_vectors, list(rows))
         unread = set()
         for sentence, (key, position) in rows.items():
             if sentence in vectors:
@@ -386,6 +374,18 @@ class ChromaStore:
         text, _ = self.version_texts([key]).get(key, ("", None))
         return Sentences(text, np.array([(m["start"], m["end"]) for m, _ in rows],
                                         dtype=np.int64).reshape(-1, 2), vectors)
+
+
+def vectors_by_id(collection, held: Recent, ids: list[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """The stored vectors of these rows of a collection, by id: those held, and the rest in
+    one read (then held too); ids with no row are left out."""
+    found = held.get(ids)
+    if missing := [i for i in ids if i not in found]:
+        got = collection.get(ids=missing, include=["embeddings"])
+        read = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+        held.put(read)
+        found |= read
+    return found
 
 
 def record_of(metadata: dict) -> DocumentRecord:
