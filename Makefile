@@ -30,6 +30,7 @@ run: index
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
+	$(BIN)/python security/audit.py
 	$(BIN)/rag model pull $(TEST_MODEL)
 	$(BIN)/python -m pytest
 	$(BIN)/rag eval

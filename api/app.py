@@ -1,37 +1,33 @@
 """The HTTP adapter: create_app(settings) builds the pipeline once and serves it."""
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from api import openai_compat, routes
+from api.errors import HttpError, InternalError, InvalidRequest, error_response
 from api.observe import Guard, Metrics
-from rag.errors import (EmbedderMismatch, EmptyStore, InvalidQuestion, LLMUnavailable,
-                        ModelUnavailable, RagError, SourceError, StoreUnavailable,
-                        UnknownDocument)
-from rag.pipeline import build_pipeline
+from rag.errors import RagError
+from rag.pipeline import Pipeline, ready_pipeline
 from rag.settings import Settings, load_settings
 
-STATUS = {InvalidQuestion: 422, SourceError: 422, UnknownDocument: 404, EmptyStore: 409,
-          EmbedderMismatch: 409, ModelUnavailable: 503, LLMUnavailable: 503,
-          StoreUnavailable: 503,
-          routes.UnsupportedUpload: 415, routes.UploadTooLarge: 413}
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The FastAPI app; the model and the store load once, at start-up."""
+def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
+    """The FastAPI app; the model and the store load once, at start-up (or were loaded
+    by the caller, which then saw any problem as a one-line error)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
-        pipeline = build_pipeline(settings)
-        pipeline.warm_up()  # load the weights now, not on the first request
-        pipeline.index.open(create=True)  # and fail now if it was built with another model
-        app.state.pipeline = pipeline
+        app.state.pipeline = pipeline or ready_pipeline(settings)
         yield
 
     app = FastAPI(title="rag-news", version="0.1.0", lifespan=lifespan,
@@ -43,7 +39,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(openai_compat.router)
     add_probes(app)
     add_error_handlers(app)
-    app.add_middleware(Guard, metrics=app.state.metrics, keys=settings.api.key_list)
+    app.add_middleware(Guard, metrics=app.state.metrics, keys=settings.api.key_list,
+                       max_body=settings.api.max_upload_bytes,
+                       rate_per_minute=settings.api.rate_per_minute)
+    if settings.api.origin_list:  # closed unless origins are named: no CORS headers at all
+        app.add_middleware(CORSMiddleware, allow_origins=settings.api.origin_list,  # outermost:
+                           allow_methods=["GET", "POST", "DELETE"],  # preflights carry no key
+                           allow_headers=["authorization", "content-type", "accept"])
     return app
 
 
@@ -76,11 +78,6 @@ def add_probes(app: FastAPI) -> None:
                                  media_type=CONTENT_TYPE_LATEST)
 
 
-def error(status: int, code: str, message: str) -> JSONResponse:
-    """The one error body shape: {"error": {"code", "message"}}."""
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
 def first_problem(errors: list) -> str:
     """The first validation error as `where: what`."""
     first = errors[0]
@@ -93,21 +90,21 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
-        status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
-        return error(status, exc.code, str(exc))
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error(422, "invalid_request", first_problem(exc.errors()))
+        return error_response(InvalidRequest(first_problem(exc.errors())))
 
     @app.exception_handler(ValidationError)
     async def invalid_body(request: Request, exc: ValidationError) -> JSONResponse:
-        return error(422, "invalid_request", first_problem(exc.errors()))
+        return error_response(InvalidRequest(first_problem(exc.errors())))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return error(exc.status_code, "http_error", str(exc.detail))
+        return error_response(HttpError(str(exc.detail), status=exc.status_code))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return error(500, "internal_error", "the server failed to answer; see its log")
+        log.exception("unexpected error answering %s %s", request.method, request.url.path)
+        return error_response(InternalError())

@@ -1,12 +1,16 @@
-"""ASGI middleware for optional API keys and Prometheus metrics (pure ASGI, so streaming
-responses and disconnects pass through untouched)."""
+"""ASGI middleware for optional API keys, request shares, body limits and Prometheus
+metrics (pure ASGI, so streaming responses and disconnects pass through untouched)."""
 
 import hmac
-import json
+import math
 import os
 import time
+from collections import OrderedDict
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from api.errors import Unauthorized, UploadTooLarge, send_error
+from rag.errors import RagError, TooManyRequests
 
 OPEN_PATHS = {"/healthz"}
 WORKER = (b"x-rag-worker", str(os.getpid()).encode())
@@ -29,14 +33,18 @@ class Metrics:
 
 
 class Guard:
-    """Checks `Authorization: Bearer <key>` when keys are set, times every request, and
-    names the worker process that answered (`x-rag-worker`, its pid), so a client of
-    several workers can tell them apart."""
+    """Every request passes here first: the API key when keys are set (compared in constant
+    time, never logged), the caller's share of requests, and the body's size counted as it
+    arrives (JSON, multipart or chunked alike). It also times every request and names the
+    worker process that answered (`x-rag-worker`, its pid)."""
 
-    def __init__(self, app, metrics: Metrics, keys: list[str]) -> None:  # noqa: ANN001
+    def __init__(self, app, metrics: Metrics, keys: list[str], max_body: int,  # noqa: ANN001
+                 rate_per_minute: int) -> None:
         self.app = app
         self.metrics = metrics
         self.keys = [k.encode() for k in keys]
+        self.max_body = max_body
+        self.shares = Shares(rate_per_minute) if rate_per_minute else None
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
@@ -51,28 +59,104 @@ class Guard:
             await send(message)
 
         try:
-            if self.keys and scope["path"] not in OPEN_PATHS and not self.authorized(scope):
-                await unauthorized(send_status)
+            refusal = self.refusal(scope)
+            if refusal is None:
+                body, refusal = await read_body(receive, self.max_body, content_length(scope))
+            if refusal is not None:
+                await send_error(send_status, refusal)
             else:
-                await self.app(scope, receive, send_status)
+                await self.app(scope, replay(body, receive), send_status)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(scope["method"], route, str(status[0])).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - began)
 
-    def authorized(self, scope: dict) -> bool:
-        """Whether the request carries one of the keys."""
-        header = dict(scope["headers"]).get(b"authorization", b"")
-        scheme, _, key = header.partition(b" ")
-        return scheme.lower() == b"bearer" and any(hmac.compare_digest(key.strip(), k)
-                                                   for k in self.keys)
+    def refusal(self, scope: dict) -> RagError | None:
+        """Why the request is refused before its body is read, if it is."""
+        if scope["path"] in OPEN_PATHS:
+            return None
+        key = bearer_key(scope)
+        if self.keys and not any(hmac.compare_digest(key, k) for k in self.keys):
+            return Unauthorized("missing or wrong API key: send Authorization: Bearer <key>")
+        if self.shares and scope["path"].startswith("/v1/"):
+            wait = self.shares.take(key if self.keys else client_address(scope))
+            if wait:
+                return TooManyRequests(f"more than {self.shares.per_minute} requests a minute: "
+                                       f"try again in {wait} s", retry_after=wait)
+        return None
 
 
-async def unauthorized(send) -> None:  # noqa: ANN001
-    """A 401 in the API's error shape."""
-    body = json.dumps({"error": {"code": "unauthorized",
-                                 "message": "missing or wrong API key: send Authorization: Bearer <key>"}}).encode()
-    await send({"type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"www-authenticate", b"Bearer")]})
-    await send({"type": "http.response.body", "body": body})
+class Shares:
+    """A token bucket per caller: per_minute requests a minute, up to a minute's worth at
+    once. Callers not seen for a while are forgotten (at most MAX_CALLERS are kept)."""
+
+    MAX_CALLERS = 10_000
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._buckets: OrderedDict[bytes, tuple[float, float]] = OrderedDict()
+
+    def take(self, caller: bytes) -> int:
+        """Take one request from the caller's share: 0, or the seconds until one is free."""
+        now = time.monotonic()
+        tokens, then = self._buckets.pop(caller, (float(self.per_minute), now))
+        tokens = min(self.per_minute, tokens + (now - then) * self.per_minute / 60)
+        wait = 0 if tokens >= 1 else math.ceil((1 - tokens) * 60 / self.per_minute)
+        self._buckets[caller] = (tokens - 1 if not wait else tokens, now)
+        if len(self._buckets) > self.MAX_CALLERS:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+def bearer_key(scope: dict) -> bytes:
+    """The key of an `Authorization: Bearer <key>` header (empty when there is none)."""
+    header = dict(scope["headers"]).get(b"authorization", b"")
+    scheme, _, key = header.partition(b" ")
+    return key.strip() if scheme.lower() == b"bearer" else b""
+
+
+def client_address(scope: dict) -> bytes:
+    """The caller's address, for shares when no keys are set."""
+    return str((scope.get("client") or ("unknown",))[0]).encode()
+
+
+def content_length(scope: dict) -> int | None:
+    """The declared body size, if declared (a chunked body declares none)."""
+    value = dict(scope["headers"]).get(b"content-length")
+    return int(value) if value and value.isdigit() else None
+
+
+async def read_body(receive, limit: int,  # noqa: ANN001 - ASGI's receive
+                    declared: int | None) -> tuple[bytes, RagError | None]:
+    """The whole request body, or the error to answer with once more than limit bytes
+    are declared or have arrived."""
+    too_large = UploadTooLarge(f"request body larger than the limit of {limit} bytes "
+                               "(RAG_API__MAX_UPLOAD_BYTES)")
+    if declared is not None and declared > limit:
+        return b"", too_large
+    parts, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        parts.append(message.get("body", b""))
+        size += len(parts[-1])
+        if size > limit:
+            return b"", too_large
+        more = message.get("more_body", False)
+    return b"".join(parts), None
+
+
+def replay(body: bytes, receive):  # noqa: ANN001, ANN201 - ASGI's receive
+    """A receive that gives the body already read, then whatever the client sends next
+    (a disconnect, which streams watch for)."""
+    sent = False
+
+    async def again() -> dict:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again

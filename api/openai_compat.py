@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api.schemas import ChatRequest
-from api.streaming import final_answer, first_event, relay
+from api.streaming import failure, final_answer, first_event, relay
 from rag.conversation import Turn
-from rag.errors import InvalidQuestion, RagError
+from rag.errors import InvalidQuestion
 from rag.models import Answer
 
 router = APIRouter(prefix="/v1")
@@ -77,6 +77,6 @@ async def chunks(request: Request, first, events, request_id: str,  # noqa: ANN0
                 last["citations"] = [c.model_dump() for c in event.data.citations]
                 last["refused"] = event.data.refused
                 yield line(last)
-    except RagError as exc:
-        yield line({"error": {"code": exc.code, "message": str(exc)}})
+    except Exception as exc:  # the 200 is sent: the client learns of it in the stream
+        yield line(failure(exc))
     yield "data: [DONE]\n\n"

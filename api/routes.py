@@ -9,10 +9,12 @@ from starlette.formparsers import MultiPartException
 from api.schemas import (AskRequest, DeleteResult, DocumentInfo, ErrorBody, SearchRequest,
                          TextDocument, UploadResult)
 from api.streaming import answer_events, final_answer, first_event
-from rag.errors import RagError, SourceError
+from api.errors import UnsupportedUpload, UploadTooLarge
+from rag.errors import SourceError
 from rag.models import Answer, SearchHit
 
-ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 409, 413, 415, 422, 503)}
+ERRORS = {status: {"model": ErrorBody}
+          for status in (401, 404, 409, 413, 415, 422, 429, 502, 503, 504)}
 router = APIRouter(prefix="/v1", responses=ERRORS)
 
 
@@ -57,16 +59,12 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {
 async def upload(request: Request) -> JSONResponse:
     """Upload .txt/.md/.html files (multipart field `files`) or JSON {source, text}.
     Same content changes nothing; new content replaces the old chunks atomically."""
-    limit = request.app.state.settings.api.max_upload_bytes
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise UploadTooLarge(f"upload larger than the limit of {limit} bytes")
-    files = await read_upload(request, limit)
-    pipeline, ingested = request.app.state.pipeline, request.app.state.metrics.ingested
-    results = []
-    for name, raw in files:
-        outcome, chunks = await run_in_threadpool(pipeline.add_document, name, raw)
-        ingested.labels(outcome).inc()
-        results.append(UploadResult(source=name, status=outcome, chunks=chunks))
+    files = await read_upload(request, request.app.state.settings.api.max_upload_bytes)
+    outcomes = await run_in_threadpool(request.app.state.pipeline.add_documents, files)
+    results = [UploadResult(source=name, status=outcome, chunks=chunks)
+               for (name, _), (outcome, chunks) in zip(files, outcomes)]
+    for result in results:
+        request.app.state.metrics.ingested.labels(result.status).inc()
     status = 201 if any(r.status == "indexed" for r in results) else 200
     return JSONResponse([r.model_dump() for r in results], status_code=status)
 
@@ -87,18 +85,6 @@ async def read_upload(request: Request, limit: int) -> list[tuple[str, bytes]]:
     if not uploads:
         raise SourceError("no files in the upload: use the multipart field `files`", path="upload")
     return [(u.filename or "", await u.read()) for u in uploads]
-
-
-class UnsupportedUpload(RagError):
-    """The upload is neither multipart nor JSON."""
-
-    code = "unsupported_media_type"
-
-
-class UploadTooLarge(RagError):
-    """The upload is over RAG_API__MAX_UPLOAD_BYTES."""
-
-    code = "too_large"
 
 
 @router.get("/documents", response_model=list[DocumentInfo])

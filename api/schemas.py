@@ -8,6 +8,8 @@ from rag.filters import Filters
 from rag.models import Citation
 from rag.providers import Provider
 
+MAX_MESSAGES = 200  # a chat request's messages: more is a 422, not work for the server
+
 
 class AskRequest(BaseModel):
     """POST /v1/ask."""
@@ -97,7 +99,7 @@ class ChatRequest(BaseModel):
             {"role": "user", "content": "and when was it signed?"}]}]})
 
     model: str = "rag-news"
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     top_k: int | None = Field(None, ge=1, le=50)
 

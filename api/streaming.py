@@ -1,16 +1,19 @@
 """Server-Sent Events from the pipeline's answer events, stopping when the client leaves."""
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import InternalError, error_body
 from rag.errors import RagError
 from rag.models import Answer
 from rag.pipeline import Event
 
 _END = object()
+log = logging.getLogger(__name__)
 
 
 async def first_event(events: Iterator[Event]) -> Event:
@@ -22,6 +25,14 @@ async def final_answer(first: Event, events: Iterator[Event]) -> Answer:
     """Run the rest of a stream in a worker thread; the Answer its `done` event carries."""
     *_, done = [first, *await run_in_threadpool(list, events)]
     return done.data
+
+
+def failure(exc: Exception) -> dict:
+    """The error body a stream ends with: the error's own, or (logged) an internal one."""
+    if isinstance(exc, RagError):
+        return error_body(exc)
+    log.error("a stream failed mid-answer", exc_info=exc)
+    return error_body(InternalError())
 
 
 async def relay(request: Request, first: Event, events: Iterator[Event],
@@ -61,5 +72,5 @@ async def answer_events(request: Request, first: Event, events: Iterator[Event],
                     yield sse("citations", {"citations": [c.model_dump() for c in event.data]})
                 case "done":
                     yield sse("done", event.data.model_dump())
-    except RagError as exc:
-        yield sse("error", {"error": {"code": exc.code, "message": str(exc)}})
+    except Exception as exc:  # the 200 is sent: the client learns of it in the stream
+        yield sse("error", failure(exc))

@@ -11,7 +11,7 @@ from pathlib import Path
 from statistics import fmean
 
 from rag.answering.answerability import AnswerabilityModel
-from rag.errors import SourceError
+from rag.errors import ConfigError, SourceError
 from rag.loading import discover, load
 from rag.models import Answer, SearchHit
 from rag.pipeline import Pipeline, build_pipeline
@@ -22,6 +22,7 @@ from evals.datasets import EvalRecord, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 Progress = Callable[[int, int], None]
+THRESHOLDS = "RAG_EVAL__THRESHOLDS"  # the setting every gate error names
 HIGHER_IS_BETTER = ("hit@1", "hit@3", "hit@5", "mrr", "correctness", "cited_support",
                     "citation_validity", "refusal_precision", "refusal_recall")
 
@@ -45,6 +46,7 @@ class EvalOutcome:
     results: list[PipelineResult]
     failures: list[str]
     reports: list[Path]
+    gated: bool = True  # False when run with --no-gate: not held to thresholds
 
 
 def spread(records: list[EvalRecord], limit: int | None) -> list[EvalRecord]:
@@ -134,24 +136,52 @@ def run_pipeline(name: str, ask: Callable[[str], Answer], search: Callable[[str]
 
 
 def thresholds_for(path: Path, dataset: Path, provider: str) -> dict[str, float]:
-    """The minimums of the thresholds entry whose `dataset` names this file and whose
-    `provider` (extractive when not given) is the one evaluated."""
-    if not path.is_file():
-        return {}
-    for entry in tomllib.loads(path.read_text()).values():
+    """The bounds of the thresholds entry whose `dataset` names this file and whose
+    `provider` (extractive when not given) is the one evaluated; ConfigError when none does."""
+    for entry in threshold_entries(path):
         if (dataset.resolve().as_posix().endswith(entry["dataset"])
                 and entry.get("provider", "extractive") == provider):
-            return {k: v for k, v in entry.items() if k not in ("dataset", "provider")}
-    return {}
+            return bounds_of(path, entry)
+    raise ConfigError(f"{path} has no entry for {dataset} with provider {provider}, so nothing "
+                      "would be gated: add one, or pass --no-gate", variable=THRESHOLDS)
+
+
+def threshold_entries(path: Path) -> list[dict]:
+    """The tables of the thresholds file; ConfigError when it is missing or malformed."""
+    try:
+        entries = list(tomllib.loads(path.read_text(encoding="utf-8")).values())
+    except OSError:
+        raise ConfigError(f"no thresholds file at {path} ({THRESHOLDS}): restore it, "
+                          "or pass --no-gate", variable=THRESHOLDS) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", variable=THRESHOLDS) from None
+    if not all(isinstance(e, dict) and isinstance(e.get("dataset"), str) for e in entries):
+        raise ConfigError(f"{path}: every entry needs a `dataset` (the dataset file's path "
+                          "ending)", variable=THRESHOLDS)
+    return entries
+
+
+def bounds_of(path: Path, entry: dict) -> dict[str, float]:
+    """An entry's bounds; ConfigError when it has none or one is not a number."""
+    bounds = {k: v for k, v in entry.items() if k not in ("dataset", "provider")}
+    if not bounds or any(isinstance(v, bool) or not isinstance(v, int | float)
+                         for v in bounds.values()):
+        raise ConfigError(f"{path}: the entry for {entry['dataset']} needs numeric bounds",
+                          variable=THRESHOLDS)
+    return bounds
 
 
 def failures(result: PipelineResult, minimums: dict[str, float]) -> list[str]:
-    """Each metric below its threshold (or latency above its maximum)."""
+    """Each metric below its threshold (or latency above its maximum); ConfigError when a
+    threshold names a metric the results do not have (a misspelling gates nothing)."""
+    unknown = [name for name in minimums if name.removeprefix("max_") not in result.metrics]
+    if unknown:
+        raise ConfigError(f"thresholds name metrics the eval does not report: "
+                          f"{', '.join(unknown)} (it reports {', '.join(result.metrics)})",
+                          variable=THRESHOLDS)
     found = []
     for name, bound in minimums.items():
-        value = result.metrics.get(name.removeprefix("max_"))
-        if value is None:
-            continue
+        value = result.metrics[name.removeprefix("max_")]
         if name.startswith("max_") and value > bound:
             found.append(f"{name.removeprefix('max_')} {value:.3f} > {bound}")
         elif not name.startswith("max_") and value < bound:
@@ -159,11 +189,24 @@ def failures(result: PipelineResult, minimums: dict[str, float]) -> list[str]:
     return found
 
 
+def gate_for(settings: Settings, dataset: Path, gate: bool,
+             say: Callable[[str], None]) -> dict[str, float]:
+    """The bounds this run is held to, looked up before any work; none, said out loud,
+    when the gate is off."""
+    if gate:
+        return thresholds_for(settings.eval.thresholds, dataset, settings.llm.provider)
+    say(f"not gated: {dataset.name} with provider {settings.llm.provider} is not held to "
+        "thresholds (--no-gate)")
+    return {}
+
+
 def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | None = None,
-             baseline: bool = False, progress: Progress | None = None,
+             baseline: bool = False, gate: bool = True, progress: Progress | None = None,
              say: Callable[[str], None] = lambda _: None) -> EvalOutcome:
-    """Score our pipeline (and optionally the baseline) on a dataset; write the reports."""
+    """Score our pipeline (and optionally the baseline) on a dataset; write the reports.
+    A gated run with no thresholds to be held to fails before any work."""
     records = spread(load_dataset(dataset), limit)
+    minimums = gate_for(settings, dataset, gate, say)
     stale = model_problems(settings)  # a missing model stops the run here, before any work
     say(f"indexing {corpus} (re-used when unchanged)")
     ours = eval_pipeline(settings, corpus)
@@ -186,11 +229,8 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
             say(f"asking {len(records)} questions with {other.name}")
             results.append(run_pipeline(other.name, other.ask, other.search, records, texts,
                                         progress))
-    minimums = thresholds_for(settings.eval.thresholds, dataset, ours.answerer.name)
-    if not minimums:
-        say(f"no thresholds for {dataset.name} with provider {ours.answerer.name}: not gated")
     failed = failures(results[0], minimums) + stale
-    outcome = EvalOutcome(dataset, corpus, len(records), results, failed, [])
+    outcome = EvalOutcome(dataset, corpus, len(records), results, failed, [], gate)
     outcome.reports = write_reports(outcome, settings.eval.reports_dir)
     return outcome
 
@@ -233,14 +273,16 @@ def write_reports(outcome: EvalOutcome, folder: Path) -> list[Path]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     stem = folder / f"{outcome.dataset.stem}-{stamp}"
     summary = {"dataset": str(outcome.dataset), "corpus": str(outcome.corpus),
-               "questions": outcome.questions, "failures": outcome.failures}
+               "questions": outcome.questions, "gated": outcome.gated,
+               "failures": outcome.failures}
     payload = summary | {"results": [{"name": r.name, "metrics": r.metrics, "rows": r.rows}
                                      for r in outcome.results]}
     Path(f"{stem}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     wrong = [row for row in outcome.results[0].rows if not row["correct"]][:30]
     markdown = [f"# Eval: {outcome.dataset.name} ({outcome.questions} questions)", "",
                 f"Corpus: `{outcome.corpus}`", "", table(outcome), "",
-                "Threshold failures: " + ("; ".join(outcome.failures) or "none"), "",
+                "Threshold failures: " + ("; ".join(outcome.failures) or "none")
+                + ("" if outcome.gated else " (not gated: run with --no-gate)"), "",
                 "## Wrong answers (first 30)", ""]
     markdown += [f"- **{r['id']}** {r['question']} → {r['answer'][:200]}" for r in wrong]
     Path(f"{stem}.md").write_text("\n".join(markdown) + "\n")

@@ -103,9 +103,13 @@ class ChromaStore:
 
         options = ChromaSettings(anonymized_telemetry=False)
         if self.url is None:
-            if self._release is None:
-                self._release = weakref.finalize(self, locking.release, locking.hold(self.path))
-            self._client = chromadb.PersistentClient(path=str(self.path), settings=options)
+            held = locking.hold(self.path)
+            try:
+                self._client = chromadb.PersistentClient(path=str(self.path), settings=options)
+            except BaseException:
+                locking.release(held)
+                raise
+            self._release = weakref.finalize(self, let_go, self._client, held)
             return self._client
         address = urlsplit(self.url)
         try:
@@ -119,7 +123,7 @@ class ChromaStore:
 
     def close(self) -> None:
         """Let go of the store (and of the folder's lock, once no other store object of
-        this process holds it); it opens again on the next use."""
+        this process holds it); it opens again on the next use, reading the folder afresh."""
         self._chunks = self._documents = self._sentences = self._client = None
         if self._release is not None:
             self._release()
@@ -290,6 +294,11 @@ class ChromaStore:
         return [(chunk_from(i, text, meta), 1.0 - distance) for i, text, meta, distance in
                 zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
 
+    def row_versions(self) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+        """Every chunk row's and every sentence row's (source, content hash), by id, read a
+        page at a time (for `rag doctor`)."""
+        return versions_of(self._chunks), versions_of(self._sentences)
+
     # -- sentences -------------------------------------------------------------------------
 
     def sentence_ids(self, source: str) -> set[str]:
@@ -412,6 +421,25 @@ def by_text(collection, source: str) -> dict[str, np.ndarray]:  # noqa: ANN001 -
     """A source's stored vectors in a collection, by their text."""
     got = collection.get(where={"source": source}, include=["documents", "embeddings"])
     return {t: np.asarray(v, dtype=np.float32) for t, v in zip(got["documents"], got["embeddings"])}
+
+
+def let_go(client, held: locking.Hold) -> None:  # noqa: ANN001 - a chromadb client
+    """Close an embedded store's client, then its folder's lock (on close, or when the store
+    object is collected). Chroma keeps a folder's segments loaded per process until its last
+    client closes; kept, they would hide (or break on) what another process wrote since."""
+    client.close()
+    locking.release(held)
+
+
+def versions_of(collection) -> dict[str, tuple[str, str]]:  # noqa: ANN001 - a Chroma collection
+    """Each row's (source, content hash), by id, a page of BATCH rows at a time."""
+    found, offset = {}, 0
+    while True:
+        page = collection.get(include=["metadatas"], limit=BATCH, offset=offset)
+        if not page["ids"]:
+            return found
+        found |= {i: (m["source"], m["content_hash"]) for i, m in zip(page["ids"], page["metadatas"])}
+        offset += len(page["ids"])
 
 
 def claim(settings: StoreSettings) -> None:

@@ -1,5 +1,5 @@
-"""The terminal adapter: `rag ingest | ask | search | chat | eval | serve | model`, errors as
-one line and an exit code."""
+"""The terminal adapter: `rag ingest | ask | search | chat | eval | doctor | serve | model`,
+errors as one line and an exit code."""
 
 import json
 import sys
@@ -234,18 +234,38 @@ def search_command(query: str, top_k: int | None, as_json: bool, **filters) -> N
 @click.option("--provider", type=click.Choice(PROVIDERS),
               help="Answerer to evaluate (default: RAG_LLM__PROVIDER).")
 @click.option("--baseline", is_flag=True, help="Also score a naive LlamaIndex pipeline.")
+@click.option("--no-gate", is_flag=True,
+              help="Do not hold the results to evals/thresholds.toml (a new dataset, or a "
+                   "provider with no entry there).")
 def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str | None,
-                 baseline: bool) -> None:
-    """Score answers and retrieval on a dataset; exit 1 when below evals/thresholds.toml."""
+                 baseline: bool, no_gate: bool) -> None:
+    """Score answers and retrieval on a dataset; exit 1 when below evals/thresholds.toml, or
+    when it has no entry for the dataset and provider (unless --no-gate)."""
     from evals.runner import run_eval, table
 
     outcome = run_eval(settings_for(provider), dataset, corpus, limit=limit, baseline=baseline,
-                       progress=progress_printer("questions", every_tenth=True),
+                       gate=not no_gate, progress=progress_printer("questions", every_tenth=True),
                        say=lambda line: click.echo(line, err=True))
     click.echo(table(outcome))
     click.echo("reports: " + ", ".join(str(p) for p in outcome.reports))
     if outcome.failures:
         click.echo("below thresholds: " + "; ".join(outcome.failures), err=True)
+        raise SystemExit(EXIT_ERROR)
+
+
+@main.command("doctor")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only report; exit 1 when anything needs repair.")
+def doctor_command(check_only: bool) -> None:
+    """Check the store: rows left by an interrupted or replaced ingest, the keyword index in
+    step with the vector store, every document whole; repair what can be repaired."""
+    from rag.doctor import doctor
+    from rag.settings import load_settings
+
+    checkup, lines = doctor(load_settings(), fix=not check_only)
+    for line in lines:
+        click.echo(line)
+    if checkup.incomplete or checkup.duplicated or (check_only and not checkup.healthy):
         raise SystemExit(EXIT_ERROR)
 
 
@@ -259,6 +279,7 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     from rag.chroma import claim
+    from rag.pipeline import check_serving, ready_pipeline
     from rag.settings import load_settings
 
     settings = load_settings()  # a bad setting fails here, once, not in every worker
@@ -270,11 +291,12 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
     claim(settings.store)  # a busy store folder or a silent Chroma server fails here, once
     address = {"host": host or settings.api.host, "port": port or settings.api.port,
                "log_level": "info"}
-    if workers == 1:
+    if workers == 1:  # built here, so a missing model or another embedder's store is one line
         from api.app import create_app
 
-        uvicorn.run(create_app(settings), **address)
+        uvicorn.run(create_app(settings, ready_pipeline(settings)), **address)
         return
+    check_serving(settings)
     uvicorn.run("api.app:app_from_environment", factory=True, workers=workers, **address)
 
 

@@ -42,10 +42,16 @@ def standalone_question(turns: list[Turn]) -> Rewrite:
     asked = [t.content.strip() for t in turns if t.role == "user" and t.content.strip()]
     if not asked:
         return Rewrite("", "")
-    question = asked[-1]
-    if len(asked) == 1 or not is_follow_up(question):
+    rewrite = Rewrite(asked[0], asked[0])
+    for question in asked[1:]:  # a loop, not recursion: a long conversation is no deeper
+        rewrite = follow_up(question, rewrite.question)
+    return rewrite
+
+
+def follow_up(question: str, earlier: str) -> Rewrite:
+    """The question as it stands after the earlier one (itself already standalone)."""
+    if not is_follow_up(question):
         return Rewrite(question, question)
-    earlier = standalone_question([Turn("user", q) for q in asked[:-1]]).question
     own = _LEADING.sub("", question)
     own = own[:1].upper() + own[1:]
     resolved = resolve(own, earlier.split(_FOLLOW_UP)[0])

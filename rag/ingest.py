@@ -22,20 +22,19 @@ def ingest(paths: Iterable[Path], *, index: Index, embedder: Embedder, chunker: 
            progress: Progress | None = None, rebuild: bool = False) -> IngestReport:
     """Index every supported file under paths; a bad file in a folder is skipped, not fatal.
     With rebuild, both indexes are dropped first, once every path has been checked."""
-    report, files, explicit = IngestReport(), [], set()
+    report, folders = IngestReport(), {}  # each file: the folder it was found in, or None
     for path in paths:
         found, passed_over = discover(Path(path))  # raises before anything is written
-        files += found
+        folders |= dict.fromkeys(found, None if Path(path).is_file() else Path(path))
         report.skipped |= passed_over
-        if Path(path).is_file():
-            explicit.add(Path(path))
+    files = list(folders)
     if rebuild and index.exists:
         index.reset()
     index.open(create=True)
     seen: dict[str, Path] = {}
     for done, file in enumerate(files, 1):
         outcome = ingest_file(file, index=index, embedder=embedder, chunker=chunker,
-                              report=report, seen=seen, explicit=file in explicit)
+                              report=report, seen=seen, folder=folders[file])
         if progress:
             progress(done, len(files), file, outcome)
     if not report.indexed and not report.unchanged:
@@ -45,12 +44,13 @@ def ingest(paths: Iterable[Path], *, index: Index, embedder: Embedder, chunker: 
 
 
 def ingest_file(file: Path, *, index: Index, embedder: Embedder, chunker: Chunker,
-                report: IngestReport, seen: dict[str, Path], explicit: bool) -> str:
-    """Index one file and record the outcome in the report; returns a word for progress."""
+                report: IngestReport, seen: dict[str, Path], folder: Path | None) -> str:
+    """Index one file (named itself, or found in a folder) and record the outcome in the
+    report; returns a word for progress. A bad file named itself is an error."""
     try:
-        document = load(file)
+        document = load(file, folder)
     except SourceError as exc:
-        if explicit:
+        if folder is None:
             raise
         report.skipped[str(file)] = str(exc).removeprefix(f"{file}: ")
         return "skipped"

@@ -1,6 +1,7 @@
 """Read .txt, .md and .html articles into SourceDocuments, with title, author and date."""
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ _DATE = re.compile(
     r"|[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+\d{4}"  # June 22, 2024
     r"|\d{4}-\d{2}-\d{2})\b"  # 2024-06-22
 )
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # Path() has made "://" ":/" already
 _SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _BYLINE = re.compile(r"^\s*by\s+([A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*){0,4})", re.IGNORECASE)
 _AUTHORED_BY = re.compile(
@@ -26,7 +28,12 @@ _AUTHORED_BY = re.compile(
 
 
 def discover(path: Path) -> tuple[list[Path], dict[str, str]]:
-    """Expand a file or folder into the supported files under it, and those passed over."""
+    """Expand a file or folder into the supported files under it, and those passed over.
+    Only what lies inside a folder is read: a symbolic link found in it is passed over,
+    never followed (so none can lead out of it, and none loops). A path named itself may
+    be a link: that is the user's choice."""
+    if _URL.match(str(path)):
+        raise SourceError(f"{path}: give a path to a file or folder, not a URL", path=str(path))
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder", path=str(path))
     if path.is_file():
@@ -37,10 +44,10 @@ def discover(path: Path) -> tuple[list[Path], dict[str, str]]:
             )
         return [path], {}
     files, passed_over = [], {}
-    for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
-        if any(part.startswith(".") for part in candidate.relative_to(path).parts):
-            continue
-        if candidate.suffix.lower() in SUPPORTED:
+    for candidate in inside(path):
+        if candidate.is_symlink():
+            passed_over[str(candidate)] = link_reason(candidate, path)
+        elif candidate.suffix.lower() in SUPPORTED:
             files.append(candidate)
         else:
             passed_over[str(candidate)] = "unsupported file type"
@@ -49,9 +56,45 @@ def discover(path: Path) -> tuple[list[Path], dict[str, str]]:
     return files, passed_over
 
 
-def load(path: Path) -> SourceDocument:
-    """Load one file; SourceError if it is binary, undecodable or empty."""
-    return parse(path.name, path.read_bytes(), label=str(path))
+def inside(folder: Path) -> list[Path]:
+    """Every file and symbolic link under the folder, sorted, without entering linked
+    folders or hidden ones (a name starting with ".")."""
+    found = []
+    for top, folders, names in os.walk(folder, followlinks=False):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        found += [Path(top) / f for f in folders if os.path.islink(os.path.join(top, f))]
+        found += [Path(top) / n for n in names if not n.startswith(".")]
+    return sorted(found)
+
+
+def link_reason(link: Path, folder: Path) -> str:
+    """Why a symbolic link in a folder is passed over."""
+    target = link.resolve()
+    if not target.is_relative_to(folder.resolve()):
+        return "symbolic link pointing outside the folder (not followed)"
+    return "symbolic link (not followed; its target is read where it lies)"
+
+
+def load(path: Path, folder: Path | None = None) -> SourceDocument:
+    """Load one file; SourceError if it is binary, undecodable or empty. A file found in a
+    folder is read only if it is still inside it and still not a link (it may have been
+    swapped for one since it was found)."""
+    return parse(path.name, read_bytes(path, folder), label=str(path))
+
+
+def read_bytes(path: Path, folder: Path | None) -> bytes:
+    """The file's bytes; inside the folder, never through a link."""
+    if folder is None:
+        return path.read_bytes()
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise SourceError(f"{path}: no longer inside {folder}", path=str(path))
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read without following a link ({exc.strerror})",
+                          path=str(path)) from None
+    with os.fdopen(descriptor, "rb") as file:
+        return file.read()
 
 
 def parse(source: str, raw: bytes, label: str | None = None) -> SourceDocument:
@@ -138,32 +181,46 @@ def find_date(text: str) -> str | None:
 
 
 class _TextExtractor(HTMLParser):
-    """Visible text of an HTML page, one block element per line."""
+    """Visible text of an HTML page, one block element per line. Text a reader never sees
+    (scripts, styles, and elements marked `hidden`, `aria-hidden="true"`, `display: none`
+    or `visibility: hidden`, with everything inside them) is left out: it is where prompt
+    injections hide."""
 
     BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
               "article", "header", "footer", "blockquote", "pre", "title"}
     HIDDEN = {"script", "style", "noscript", "template", "head"}
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+            "param", "source", "track", "wbr"}  # no end tag, so nothing inside them
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title: str | None = None
-        self._hidden = 0
+        self._open: list[tuple[str, bool]] = []  # the open elements: (tag, hides its content)
         self._in_title = False
         self._heading: list[str] | None = None
 
+    @property
+    def _hidden(self) -> bool:
+        return any(hides for _, hides in self._open)
+
     def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in self.HIDDEN:
-            self._hidden += 1
+        if tag not in self.VOID:
+            self._open.append((tag, tag in self.HIDDEN or hides(dict(attrs))))
         self._in_title = tag == "title"
         if tag == "h1" and self._heading is None:
             self._heading = []
         if tag in self.BLOCKS:
             self.parts.append("\n")
 
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        if tag in self.BLOCKS:  # <div/>, <br/>: a break, never an open element
+            self.parts.append("\n")
+
     def handle_endtag(self, tag: str) -> None:
-        if tag in self.HIDDEN and self._hidden:
-            self._hidden -= 1
+        if any(t == tag for t, _ in self._open):  # close it and whatever was left open in it
+            while self._open.pop()[0] != tag:
+                pass
         if tag == "title":
             self._in_title = False
         if tag == "h1" and self._heading is not None and self.title is None:
@@ -174,10 +231,18 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title = self.title or " ".join(data.split()) or None
+        if self._hidden:
+            return
         if self._heading is not None and self.title is None:
             self._heading.append(data)
-        if not self._hidden:
-            self.parts.append(data)
+        self.parts.append(data)
+
+
+def hides(attrs: dict) -> bool:
+    """Whether an element's attributes keep it from being seen."""
+    style = "".join((attrs.get("style") or "").lower().split())
+    return ("hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
+            or "display:none" in style or "visibility:hidden" in style)
 
 
 def html_to_text(html: str) -> tuple[str, str | None]:

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from rag.answering import Answerer, make_answerer
 from rag.chunking import Chunker
 from rag.conversation import Turn, standalone_question
 from rag.embedding import Embedder, make_embedder
-from rag.errors import InvalidQuestion, UnknownDocument
+from rag.errors import InvalidQuestion, Overloaded, SourceError, UnknownDocument
 from rag.filters import Filters, matching_sources
 from rag.index import Index, make_index
 from rag.ingest import Progress, index_document, ingest, remove_document
@@ -42,6 +43,10 @@ class Pipeline:
     _answerers: dict[str, Answerer] = field(default_factory=dict)
     _writing: threading.Lock = field(default_factory=threading.Lock)
     _building: threading.Lock = field(default_factory=threading.Lock)
+    _answering: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._answering = threading.BoundedSemaphore(self.settings.llm.max_concurrent)
 
     def answerer_for(self, provider: str | None) -> Answerer:
         """The configured answerer, or another provider's, built once on first use (once
@@ -68,12 +73,24 @@ class Pipeline:
     def add_document(self, source: str, raw: bytes) -> tuple[str, int]:
         """Index one uploaded file (or text) under a plain file name; an unchanged one
         changes nothing, a changed one replaces its chunks at once. Returns (outcome, chunks)."""
-        document = parse(check_source_name(source), raw)
+        return self.add_documents([(source, raw)])[0]
+
+    def add_documents(self, files: list[tuple[str, bytes]]) -> list[tuple[str, int]]:
+        """Index uploaded files, all of them checked first: one bad name or body refuses
+        the upload before anything is written. Returns (outcome, chunks) per file."""
+        documents = [parse(check_source_name(name), raw) for name, raw in files]
+        repeated = sorted(n for n, k in Counter(d.source for d in documents).items() if k > 1)
+        if repeated:
+            raise SourceError(f"the upload names {', '.join(repeated)} more than once",
+                              path=repeated[0])
+        results = []
         with self._writing:
             self.index.open(create=True)
-            outcome, _, _ = index_document(document, index=self.index, embedder=self.embedder,
-                                           chunker=self.chunker())
-        return outcome, int(self.index.store.document(source)["chunks"])
+            for document in documents:
+                outcome, _, _ = index_document(document, index=self.index,
+                                               embedder=self.embedder, chunker=self.chunker())
+                results.append((outcome, int(self.index.store.document(document.source)["chunks"])))
+        return results
 
     def document(self, source: str) -> DocumentRecord:
         """One indexed document's record; UnknownDocument if there is none."""
@@ -112,8 +129,20 @@ class Pipeline:
                    focus: str | None = None) -> Iterator[Event]:
         """The answer as events: tokens as they are produced, then the citations, then the
         whole Answer. Work stops when the consumer stops iterating. In a follow-up, `focus`
-        is what the turn itself asked, weighed above the conversation it leans on."""
+        is what the turn itself asked, weighed above the conversation it leans on.
+        Overloaded when RAG_LLM__MAX_CONCURRENT answers are being written already."""
         question = self.check_query(question)
+        if not self._answering.acquire(blocking=False):
+            raise Overloaded(f"{self.settings.llm.max_concurrent} answers are being written "
+                             "already: try again in a moment")
+        try:  # the slot is given back when the stream ends, fails or is closed
+            yield from self._answer_events(question, top_k, filters, provider, focus)
+        finally:
+            self._answering.release()
+
+    def _answer_events(self, question: str, top_k: int | None, filters: Filters | None,
+                       provider: str | None, focus: str | None) -> Iterator[Event]:
+        """ask_stream's events, once a slot is held."""
         answerer = self.answerer_for(provider)
         began = time.perf_counter()
         retrieved = self.retriever.retrieve(question, top_k or self.settings.retrieval.top_k,
@@ -186,3 +215,28 @@ def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipe
     return Pipeline(settings=settings, embedder=embedder, index=index,
                     retriever=Retriever(embedder, index, settings.retrieval),
                     answerer=make_answerer(settings.llm.provider, settings.llm, embedder))
+
+
+def ready_pipeline(settings: Settings) -> Pipeline:
+    """A pipeline ready to serve: its weights loaded now, not on the first request, and
+    its store opened (EmbedderMismatch now if another model built it)."""
+    pipeline = build_pipeline(settings)
+    pipeline.warm_up()
+    pipeline.index.open(create=True)
+    return pipeline
+
+
+def check_serving(settings: Settings) -> None:
+    """What every server process will need, checked once without loading a model: the
+    embedder's weights, a store built by that embedder, and a local model's file."""
+    index_for(settings).open(create=True)
+    if settings.llm.provider == "llamacpp":
+        from rag.weights import resolve
+
+        resolve(settings.llm.gguf, settings.llm.models_dir)
+
+
+def index_for(settings: Settings) -> Index:
+    """The store the settings name, for its embedder, without loading any model."""
+    embedder = make_embedder(settings.embedder)
+    return make_index(settings.store, embedder.name, embedder.dimension)

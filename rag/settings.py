@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
@@ -89,6 +89,12 @@ class LLMSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8080/v1"
     api_key: SecretStr = SecretStr("")
     openai_model: str = "default"
+    # When the model fails (too slow, an error, a reply cut short): `error` says so (502,
+    # 503 or 504 over HTTP); `extractive` answers by quoting instead, checked sentences
+    # the model already wrote kept.
+    on_failure: Literal["error", "extractive"] = "error"
+    # Answers written at once by this process; one more is refused (503, Retry-After).
+    max_concurrent: int = Field(32, ge=1, le=1024)
     timeout_s: float = Field(60.0, gt=0, le=3600)
     retries: int = Field(3, ge=0, le=10)
     backoff_s: float = Field(0.5, ge=0, le=60)
@@ -97,18 +103,47 @@ class LLMSettings(BaseModel):
     fake_delay_ms: int = Field(50, ge=0, le=5000)
 
 
+PLACEHOLDER_KEYS = {"changeme", "changethis", "secret", "password", "apikey", "yourapikey",
+                    "yourkey", "key", "test", "example", "xxx", "none", "null", "todo"}
+MIN_KEY_CHARS = 8
+
+
 class ApiSettings(BaseModel):
-    """The HTTP service's address and input limits."""
+    """The HTTP service's address, input limits, keys and shares."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    keys: str = ""  # comma-separated API keys; empty means no authentication
-    max_upload_bytes: int = Field(5_000_000, ge=1)
+    keys: str | None = None  # comma-separated API keys; unset means no authentication
+    max_upload_bytes: int = Field(5_000_000, ge=1)  # any request body, counted as it arrives
+    # Requests to /v1 per minute per API key (per client address without keys); 0: no limit.
+    rate_per_minute: int = Field(0, ge=0)
+    # Origins a browser may call the API from (comma-separated); none by default.
+    cors_origins: str = ""
+
+    @field_validator("keys")
+    @classmethod
+    def no_weak_keys(cls, keys: str | None) -> str | None:
+        """Set keys must each be real: an empty or placeholder one would open the door."""
+        if keys is None:
+            return None
+        for key in (k.strip() for k in keys.split(",")):
+            if not key:
+                raise ValueError("an API key is empty (unset the variable for no keys)")
+            if "".join(c for c in key.lower() if c.isalnum()) in PLACEHOLDER_KEYS:
+                raise ValueError("an API key is a placeholder value: set a real, secret one")
+            if len(key) < MIN_KEY_CHARS:
+                raise ValueError(f"an API key is shorter than {MIN_KEY_CHARS} characters")
+        return keys
 
     @property
     def key_list(self) -> list[str]:
         """The API keys, one per comma-separated item."""
-        return [k.strip() for k in self.keys.split(",") if k.strip()]
+        return [] if self.keys is None else [k.strip() for k in self.keys.split(",")]
+
+    @property
+    def origin_list(self) -> list[str]:
+        """The origins allowed to call the API from a browser."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
 class EvalSettings(BaseModel):

@@ -143,6 +143,10 @@ class VectorStore(Protocol):
         """Ids of every sentence vector stored for a source."""
         ...
 
+    def row_versions(self) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+        """Every chunk row's and every sentence row's (source, content hash), by id."""
+        ...
+
     def sentence_vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
         """Stored sentence vectors of a source by their text."""
         ...

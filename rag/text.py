@@ -98,3 +98,22 @@ def text_terms(text: str) -> frozenset[str]:
     """content_terms of a stored text (a chunk or sentence), kept: the same passages come
     back question after question."""
     return frozenset(content_terms(text))
+
+
+# Text that speaks to a language model instead of about the news: the shapes of prompt
+# injection (OWASP LLM01) seen in documents. Such a sentence is never quoted as an answer
+# nor shown to a model; a news sentence reporting on injection rarely takes these forms.
+_INSTRUCTION = re.compile(
+    r"(?i:\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|of\s+)*"
+    r"(?:previous|prior|above|earlier|preceding|former|original)\s+"
+    r"(?:instructions?|prompts?|rules|directions|directives|context|messages?)\b"
+    r"|\b(?:print|reveal|show|repeat|output|display|leak|tell\s+me)\s+(?:me\s+)?(?:your|the)\s+"
+    r"(?:system\s+|hidden\s+|initial\s+|original\s+)?(?:prompt|instructions)\b"
+    r"|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bnew\s+instructions\s*:)"
+    r"|(?i:\b(?:answer|respond|reply|say|output)\s+(?:only\s+)?(?:with\s+)?)[\"'“‘]?[A-Z]{4,}\b(?!-)")
+
+
+def instruction_like(text: str) -> bool:
+    """Whether the text gives a language model orders ("ignore previous instructions",
+    "print your system prompt", "answer PWNED")."""
+    return bool(_INSTRUCTION.search(text))

@@ -141,3 +141,48 @@ def test_search_and_ask_filter_by_date_and_source(store: Path) -> None:
     assert bad.returncode == 2 and "--until" in bad.stderr and "Traceback" not in bad.stderr
     empty = rag("search", "the treaty", "--title", "", store=store)
     assert empty.returncode == 2 and "--title" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_a_rebuild_naming_a_missing_folder_drops_nothing(store: Path) -> None:
+    before = json.loads(rag("search", "treaty", "--json", store=store).stdout)
+    message = one_line_error(rag("ingest", "--rebuild", "typo/", store=store))
+    assert "typo" in message and "no such file" in message
+    assert json.loads(rag("search", "treaty", "--json", store=store).stdout) == before
+
+
+def test_serve_with_a_missing_model_or_another_embedders_store_is_one_line(
+        tmp_path: Path) -> None:
+    from rag.chroma import ChromaStore
+    from rag.settings import StoreSettings
+
+    missing = rag("serve", "--port", "1", store=tmp_path / "s",
+                  RAG_EMBEDDER__MODEL_PATH=str(tmp_path / "no-model"))
+    assert "no sentence-transformers model here" in one_line_error(missing)
+    ChromaStore(StoreSettings(path=tmp_path / "other"), "another/model", 768).open(create=True)
+    mismatch = one_line_error(rag("serve", "--port", "1", store=tmp_path / "other"))
+    assert "another/model" in mismatch and "rag ingest --rebuild" in mismatch
+
+
+@pytest.mark.parametrize("keys, expected", [
+    ("changeme", "placeholder"), ("Your-API-Key", "placeholder"), ("", "empty"),
+    ("a-real-key-4711,,", "empty"), ("q7-x9", "shorter than 8")])
+def test_serve_refuses_an_empty_or_placeholder_key(tmp_path: Path, keys: str,
+                                                   expected: str) -> None:
+    message = one_line_error(rag("serve", "--port", "1", store=tmp_path / "s",
+                                 RAG_API__KEYS=keys))
+    assert "RAG_API__KEYS" in message and expected in message
+    assert keys.split(",")[0] not in message or not keys  # a key is never echoed
+
+
+def test_ingest_refuses_a_url_and_never_follows_a_link_out_of_a_folder(tmp_path: Path) -> None:
+    assert "not a URL" in one_line_error(rag("ingest", "file:///etc/passwd", store=tmp_path / "s"))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(SEEDS / "001_1346c328f81362a0.txt", folder)
+    (tmp_path / "credentials.txt").write_text("aws_secret_access_key = wJalrXUtnFEMI\n")
+    (folder / "notes.txt").symlink_to(tmp_path / "credentials.txt")
+    result = rag("ingest", str(folder), store=tmp_path / "s")
+    assert result.returncode == 0 and "indexed 1," in result.stdout
+    assert "notes.txt: symbolic link pointing outside the folder" in result.stderr
+    found = rag("search", "aws_secret_access_key", "--json", store=tmp_path / "s")
+    assert "wJalrXUtnFEMI" not in found.stdout

@@ -20,7 +20,7 @@ from rag.embedding import Embedder
 from rag.models import Citation
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
-from rag.text import Span, content_terms, text_terms, words
+from rag.text import Span, content_terms, instruction_like, text_terms, words
 
 # Weights of the three signals; chosen on the golden set and squad-dev-48 (evals/README.md).
 W_MEANING, W_WORDS, W_CHUNK = 0.5, 0.35, 0.15
@@ -131,7 +131,8 @@ def candidates(retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:
         spans = document.spans
         for i in document.overlapping(chunk.start, chunk.end):
             span = spans[i]
-            if (chunk.source, span.start) in seen or not answer_like(span.text, chunk.title):
+            if ((chunk.source, span.start) in seen or not answer_like(span.text, chunk.title)
+                    or instruction_like(span.text)):  # orders to a model are never quoted
                 continue
             seen.add((chunk.source, span.start))
             neighbours = spans[max(i - 1, 0):i + 2]

@@ -11,16 +11,19 @@ is left, the answer is the extractive one. A model is never asked when the evide
 says the articles do not answer (the same decision the extractive answerer makes).
 """
 
+import logging
 import re
 from collections.abc import Generator
 from contextlib import closing
 
 from rag.answering import REFUSAL, Draft, finish, pieces
 from rag.answering.extractive import Candidate, ExtractiveAnswerer, compose
+from rag.errors import LLMUnavailable
 from rag.llm import LLM, Message
 from rag.models import Citation, Dropped, Verification
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
+from rag.text import instruction_like
 from rag.verify import Checker, Passage, Support, Verdict, claims, settled
 
 SYSTEM = (
@@ -31,6 +34,7 @@ SYSTEM = (
     "write: The sources do not say."
 )
 BEGIN, END = "<<<SOURCES", "SOURCES>>>"
+log = logging.getLogger(__name__)
 
 
 class GenerativeAnswerer:
@@ -56,14 +60,19 @@ class GenerativeAnswerer:
         checker = Checker(passages, self.extractive.embedder, self.settings.support, question)
         checked = Checked()
         text, done = "", 0
-        # closing(): a reader who stops reading stops the model at once (and frees it)
-        with closing(self.llm.stream(prompt(question, passages, self.settings.max_sentences))) as reply:
-            for delta in reply:
-                text += delta
-                ready, count = settled(text)
-                for claim in ready[done:]:
-                    yield from pieces(checked.add(checker.check(claim)))
-                done = max(done, count)
+        try:  # closing(): a reader who stops reading stops the model at once (and frees it)
+            with closing(self.llm.stream(prompt(question, passages, self.settings.max_sentences))) as reply:
+                for delta in reply:
+                    text += delta
+                    ready, count = settled(text)
+                    for claim in ready[done:]:
+                        yield from pieces(checked.add(checker.check(claim)))
+                    done = max(done, count)
+        except LLMUnavailable as exc:
+            if self.settings.on_failure != "extractive":
+                raise
+            log.warning("the model failed (%s): answering by quoting", exc)
+            text = ""  # what it wrote is cut short: only its checked sentences stay
         for claim in claims(text)[done:]:
             yield from pieces(checked.add(checker.check(claim)))
         if checked.kept:
@@ -141,7 +150,10 @@ def passages_for(pool: list[Candidate], retrieved: Retrieved, limit: int) -> lis
         document = retrieved.sentences[(chunk.source, chunk.content_hash)]
         spans = document.spans
         at = next(i for i, s in enumerate(spans) if s.start == candidate.span.start)
-        start, end = spans[max(at - 1, 0)].start, spans[min(at + 1, len(spans) - 1)].end
+        # its neighbours too, unless one gives orders to a model: that is never shown to one
+        around = [s for s in spans[max(at - 1, 0):at + 2]
+                  if s is spans[at] or not instruction_like(s.text)]
+        start, end = around[0].start, around[-1].end
         chosen.append(Passage(len(chosen) + 1, chunk.source, chunk.title,
                               document.text[start:end], start, end))
     return chosen

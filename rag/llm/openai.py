@@ -3,8 +3,10 @@ server. A plain httpx client: llama-index's OpenAI integrations pin the openai p
 below the version the tests use, and the retry policy is simpler to see here.
 
 Failures before the first token (connection errors, timeouts, 429 and 5xx) are retried
-with exponential backoff, honouring Retry-After; other 4xx and failures mid-stream are
-reported at once as LLMUnavailable with the endpoint's own message.
+with exponential backoff, honouring Retry-After; other 4xx and failures mid-stream (a
+broken connection, an error chunk, a stream that ends without `[DONE]`) are reported at
+once with the endpoint's own message: LLMTimeout (504) when it is too slow, LLMBadReply
+(502) when it answers wrongly, LLMUnavailable (503) when it cannot be reached.
 """
 
 import json
@@ -14,7 +16,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from rag.errors import LLMUnavailable
+from rag.errors import LLMBadReply, LLMTimeout, LLMUnavailable
 from rag.llm import Message
 from rag.settings import LLMSettings
 
@@ -42,9 +44,9 @@ class OpenAICompatibleLLM:
                 response.read()
                 return response.json()["choices"][0]["message"]["content"] or ""
             except httpx.HTTPError as exc:
-                raise LLMUnavailable(f"{self.settings.base_url}: the reply broke off: {exc}") from None
+                raise broken_off(self.settings, "reply", exc) from None
             except (ValueError, LookupError, TypeError):
-                raise LLMUnavailable(f"{self.settings.base_url} sent a reply that is not a chat "
+                raise LLMBadReply(f"{self.settings.base_url} sent a reply that is not a chat "
                                      f"completion: {response.text[:200]!r}") from None
 
     def stream(self, messages: list[Message]) -> Generator[str, None, None]:
@@ -60,7 +62,10 @@ class OpenAICompatibleLLM:
                     if delta := content_of(data):
                         yield delta
             except httpx.HTTPError as exc:
-                raise LLMUnavailable(f"{self.settings.base_url}: the stream broke off: {exc}") from None
+                raise broken_off(self.settings, "stream", exc) from None
+        # a server that dies mid-answer may close cleanly: without [DONE] the reply is cut short
+        raise LLMBadReply(f"{self.settings.base_url}: the stream ended before [DONE]; "
+                             "the reply is incomplete")
 
     @contextmanager
     def request(self, messages: list[Message], *, stream: bool) -> Iterator[httpx.Response]:
@@ -77,12 +82,13 @@ class OpenAICompatibleLLM:
         """POST the request, retrying what may pass on a second try; a 2xx response, open."""
         attempt = 0
         while True:
-            problem, wait = None, None
+            problem, wait, kind = None, None, LLMBadReply
             try:
                 response = self.client.send(self.client.build_request(
                     "POST", "chat/completions", json=body), stream=True)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 problem = f"cannot reach {self.settings.base_url}: {exc or type(exc).__name__}"
+                kind = LLMTimeout if isinstance(exc, httpx.TimeoutException) else LLMUnavailable
             else:
                 if response.is_success:
                     return response
@@ -90,32 +96,51 @@ class OpenAICompatibleLLM:
                 problem = f"{self.settings.base_url} answered {response.status_code}: {error_text(response)}"
                 if response.status_code not in RETRY_STATUS:
                     response.close()
-                    raise LLMUnavailable(problem)
+                    raise LLMBadReply(problem)
                 wait = retry_after(response)
                 response.close()
             if attempt >= self.settings.retries:
-                raise LLMUnavailable(f"{problem} (after {attempt + 1} attempts)")
+                raise kind(f"{problem} (after {attempt + 1} attempts)")
             time.sleep(min(wait if wait is not None else self.settings.backoff_s * 2 ** attempt,
                            MAX_BACKOFF_S))
             attempt += 1
 
 
+def broken_off(settings: LLMSettings, what: str, exc: httpx.HTTPError) -> LLMUnavailable:
+    """The error for a reply that stopped arriving: too slow, or cut."""
+    kind = LLMTimeout if isinstance(exc, httpx.TimeoutException) else LLMBadReply
+    return kind(f"{settings.base_url}: the {what} broke off: {exc or type(exc).__name__}")
+
+
 def content_of(data: str) -> str:
-    """The text delta of one streamed chunk ("" for role-only or empty chunks)."""
+    """The text delta of one streamed chunk ("" for role-only or empty chunks); LLMBadReply
+    for an error chunk or one that is not a chat completion chunk."""
     try:
-        choices = json.loads(data).get("choices") or [{}]
+        chunk = json.loads(data)
+    except ValueError:
+        raise LLMBadReply(f"the endpoint streamed a chunk that is not JSON: {data[:200]!r}") from None
+    if isinstance(chunk, dict) and "error" in chunk:
+        raise LLMBadReply(f"the endpoint failed mid-stream: {message_of(chunk['error'])}")
+    try:
+        choices = chunk.get("choices") or [{}]
         return (choices[0].get("delta") or {}).get("content") or ""
-    except (ValueError, AttributeError):
-        raise LLMUnavailable(f"the endpoint streamed a chunk that is not JSON: {data[:200]!r}") from None
+    except (AttributeError, LookupError, TypeError):
+        raise LLMBadReply("the endpoint streamed a chunk that is not a chat completion "
+                             f"chunk: {data[:200]!r}") from None
 
 
 def error_text(response: httpx.Response) -> str:
     """The endpoint's own error message, else the start of its body."""
     try:
         error = response.json().get("error")
-        return str(error.get("message") if isinstance(error, dict) else error or response.text)[:300]
     except (ValueError, AttributeError):
         return response.text[:300] or response.reason_phrase
+    return message_of(error or response.text)
+
+
+def message_of(error: object) -> str:
+    """An OpenAI-style error's message: a dict's `message` (else the dict), or the value."""
+    return str(error.get("message") or error if isinstance(error, dict) else error)[:300]
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -81,3 +81,51 @@ def test_bad_uploads_get_a_4xx_json_error(api: httpx.Client, request_kwargs: dic
 def test_unknown_documents_are_404(api: httpx.Client) -> None:
     for response in (api.get("/v1/documents/nope.txt"), api.delete("/v1/documents/nope.txt")):
         assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_document"
+
+
+def chunked(body: bytes, piece: int = 4096) -> Iterator[bytes]:
+    """A body sent without a content-length (Transfer-Encoding: chunked)."""
+    for at in range(0, len(body), piece):
+        yield body[at:at + piece]
+
+
+@pytest.mark.parametrize("path, content_type", [
+    ("/v1/documents", "application/json"), ("/v1/ask", "application/json"),
+    ("/v1/documents", "multipart/form-data; boundary=xyz")])
+def test_bodies_are_counted_as_they_arrive_whatever_their_header_says(
+        api: httpx.Client, path: str, content_type: str) -> None:
+    text = "The ferry leaves at noon. " * 2000  # 52,000 bytes against a limit of 20,000
+    body = (f'{{"source": "big.txt", "question": "When?", "text": "{text}"}}'.encode()
+            if content_type == "application/json" else
+            b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n\r\n'
+            + text.encode() + b"\r\n--xyz--\r\n")
+    response = api.post(path, content=chunked(body), headers={"content-type": content_type})
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_large"
+    assert "big.txt" not in {d["source"] for d in api.get("/v1/documents").json()}
+
+
+def test_an_upload_with_one_bad_file_indexes_none_of_them(api: httpx.Client) -> None:
+    before = api.get("/v1/documents").json()
+    good = [("files", (f"good{n}.txt", NEW.encode(), "text/plain")) for n in (1, 2)]
+    for bad in (("files", ("blob.txt", b"\x00\x01\x02", "text/plain")),
+                ("files", ("good1.txt", b"Another text with the same name.", "text/plain"))):
+        response = api.post("/v1/documents", files=[*good, bad])
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "bad_source"
+        assert api.get("/v1/documents").json() == before
+
+
+@pytest.mark.parametrize("name", [
+    "../../etc/passwd", "/etc/passwd.txt", "file:///etc/passwd.txt", "..\\..\\win.ini.txt",
+    "..%2f..%2fetc%2fpasswd.txt", "a/../../b.txt", "~/.aws/credentials.txt"])
+def test_upload_names_that_reach_for_other_files_are_refused(api: httpx.Client, name: str) -> None:
+    """The path traversals of private-gpt (CVE-2024-3403) and AnythingLLM (CVE-2024-3025)."""
+    before = api.get("/v1/documents").json()
+    for request in ({"json": {"source": name, "text": "Planted."}},
+                    {"files": [("files", (name, b"Planted.", "text/plain"))]}):
+        response = api.post("/v1/documents", **request)
+        assert response.status_code == 422, (name, response.text)
+        assert response.json()["error"]["code"] == "bad_source"
+    assert api.get("/v1/documents").json() == before

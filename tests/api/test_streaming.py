@@ -130,3 +130,29 @@ def test_a_follow_up_pronoun_is_the_person_asked_about_before(client: httpx.Clie
 def test_bad_chat_requests_get_a_4xx_json_error(client: httpx.Client, payload: dict) -> None:
     response = client.post("/v1/chat/completions", json=payload)
     assert response.status_code == 422 and "error" in response.json()
+
+
+def test_an_unexpected_failure_mid_stream_ends_it_with_an_error_event() -> None:
+    """Past the first event the 200 is sent: a bug in the answerer must still reach the
+    client as the last event, not as a stream that just stops."""
+    import asyncio
+
+    from api.streaming import answer_events
+    from rag.pipeline import Event
+
+    class Connected:
+        async def is_disconnected(self) -> bool:
+            return False
+
+    def events():  # noqa: ANN202
+        yield Event("token", "Article ")
+        raise ZeroDivisionError("a bug")
+
+    async def collect() -> list[str]:
+        stream = events()
+        return [e async for e in answer_events(Connected(), next(stream), stream, lambda: None)]
+
+    sent = asyncio.run(collect())
+    assert sent[0].startswith("event: token")
+    assert sent[-1].startswith("event: error") and '"code": "internal_error"' in sent[-1]
+    assert "a bug" not in sent[-1]  # the details go to the log, not to the client

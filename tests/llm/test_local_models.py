@@ -103,3 +103,55 @@ def test_openai_provider_against_a_real_server_streaming(served) -> None:
     assert "".join(e.data for e in events if e.kind == "token") == answer.answer
     check_answer(answer)
     assert answer.verification.sentences >= 1
+
+
+def test_a_slow_reader_does_not_hold_up_the_next_answer(local) -> None:
+    import threading
+
+    llm = local.answerer.llm
+    slow = llm.stream([{"role": "user", "content": "Count: one, two, three, four"}])
+    first = next(slow)  # this reader now pauses, its reply still unread
+    other: dict[str, str] = {}
+    writing = threading.Thread(target=lambda: other.update(reply=llm.complete(
+        [{"role": "user", "content": "Say the word: hello"}])))
+    writing.start()
+    writing.join(timeout=180)
+    assert not writing.is_alive() and "hello" in other["reply"].lower()
+    assert "two" in (first + "".join(slow)).lower()  # and the paused reply is whole
+
+
+@pytest.fixture(scope="module")
+def injected_store(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # noqa: ANN001
+    """The five articles and a notice that orders models to answer PWNED, indexed."""
+    import shutil
+
+    from rag.pipeline import build_pipeline
+    from tests.rag.test_injection import INJECTED
+
+    corpus = tmp_path_factory.mktemp("injected") / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "notice.txt").write_text(INJECTED)
+    store = corpus.parent / "store"
+    pipeline = build_pipeline(load_settings(store={"path": store}), embedder=embedder)
+    pipeline.ingest([corpus])
+    pipeline.index.close()
+    return store
+
+
+@pytest.mark.parametrize("provider", ["llamacpp", "openai"])
+def test_a_real_model_shown_an_injected_document_does_not_obey_it(
+        injected_store: Path, embedder, llama_server: str, provider: str) -> None:  # noqa: ANN001
+    from rag.pipeline import build_pipeline
+    from tests.rag.test_injection import LEAKS, QUESTIONS
+
+    settings = load_settings(store={"path": injected_store}, llm={
+        "provider": provider, "gguf": MODEL, "threads": 2, "base_url": llama_server,
+        "openai_model": MODEL, "timeout_s": 120})
+    pipeline = build_pipeline(settings, embedder=embedder)
+    try:
+        for question in QUESTIONS:
+            answer = pipeline.ask(question)
+            assert not any(leak.lower() in answer.answer.lower() for leak in LEAKS), answer.answer
+            assert answer.provider == provider and answer.verification is not None
+    finally:
+        pipeline.index.close()

@@ -75,6 +75,57 @@ def test_a_stream_yields_the_deltas_in_order() -> None:
     assert json.loads(seen[0].content)["stream"] is True
 
 
+def sse(*chunks: dict | str) -> httpx.Response:
+    """A streamed reply: each chunk as one `data:` event (strings sent as they are)."""
+    body = "".join(f"data: {c if isinstance(c, str) else json.dumps(c)}\n\n" for c in chunks)
+    return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+
+def delta(text: str) -> dict:
+    return {"choices": [{"delta": {"content": text}}]}
+
+
+def streamed(llm: OpenAICompatibleLLM) -> list[str]:
+    """The deltas a reader saw, then the message of the error that must end the stream."""
+    seen: list[str] = []
+    with pytest.raises(LLMUnavailable) as failure:
+        for piece in llm.stream(MESSAGES):
+            seen.append(piece)
+    seen.append(str(failure.value))
+    return seen
+
+
+def test_a_stream_that_stops_before_done_is_not_a_complete_answer() -> None:
+    llm, _ = llm_answering(sse(delta("Paris is the capital"), delta(" of")))
+    *deltas, error = streamed(llm)
+    assert deltas == ["Paris is the capital", " of"]
+    assert "http://llm.test/v1: the stream ended before [DONE]" in error
+
+
+def test_an_error_chunk_mid_stream_is_reported_with_the_endpoints_message() -> None:
+    llm, _ = llm_answering(sse(delta("Paris"), {"error": {"message": "CUDA out of memory",
+                                                          "type": "server_error"}},
+                               "[DONE]"))
+    *deltas, error = streamed(llm)
+    assert deltas == ["Paris"] and error == "the endpoint failed mid-stream: CUDA out of memory"
+
+
+def test_a_plain_error_string_chunk_is_reported_too() -> None:
+    llm, _ = llm_answering(sse({"error": "context length exceeded"}))
+    assert streamed(llm) == ["the endpoint failed mid-stream: context length exceeded"]
+
+
+def test_a_garbage_line_in_a_stream_is_a_clear_error() -> None:
+    llm, _ = llm_answering(sse(delta("Hel"), "<html>502 Bad Gateway</html>", "[DONE]"))
+    *deltas, error = streamed(llm)
+    assert deltas == ["Hel"] and "streamed a chunk that is not JSON: '<html>502" in error
+
+
+def test_json_that_is_not_a_chunk_in_a_stream_is_a_clear_error() -> None:
+    llm, _ = llm_answering(sse({"choices": {"0": "x"}}, "[DONE]"))
+    assert "not a chat completion chunk" in streamed(llm)[-1]
+
+
 def test_a_reply_that_is_not_a_completion_is_a_clear_error() -> None:
     llm, _ = llm_answering(httpx.Response(200, text="<html>proxy login</html>"))
     with pytest.raises(LLMUnavailable, match="not a chat completion"):

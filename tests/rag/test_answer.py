@@ -61,3 +61,28 @@ def test_search_returns_ranked_chunks_with_exact_spans(seeded) -> None:
     assert "bamboo diplomacy" in hits[0].text
     source_text = (SEEDS / hits[0].source).read_text(encoding="utf-8")
     assert source_text[hits[0].start:hits[0].end] == hits[0].text
+
+
+def test_an_answer_past_the_cap_is_refused_until_a_slot_is_free(make_pipeline, store) -> None:
+    from rag.errors import Overloaded
+
+    pipeline = make_pipeline(store, llm={"max_concurrent": 1})
+    question = "Which article of the UN Charter does the defence clause invoke?"
+    writing = pipeline.ask_stream(question)
+    next(writing)  # the one slot is taken while this answer is being read
+    with pytest.raises(Overloaded, match="1 answers are being written"):
+        pipeline.ask(question)
+    writing.close()  # a reader that leaves gives its slot back
+    assert "Article 51" in pipeline.ask(question).answer
+    with pytest.raises(InvalidQuestion):
+        pipeline.ask("")
+    assert "Article 51" in pipeline.ask(question).answer  # a refused question held no slot
+
+
+def test_a_provider_asked_for_at_once_is_built_once(make_pipeline) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pipeline = make_pipeline()
+    with ThreadPoolExecutor(8) as pool:
+        built = list(pool.map(lambda _: pipeline.answerer_for("fake"), range(8)))
+    assert len({id(a) for a in built}) == 1

@@ -64,3 +64,18 @@ def test_a_graph_that_differs_from_torch_is_refused_and_not_kept(
     with pytest.raises(ModelUnavailable, match="RAG_EMBEDDER__ENGINE=torch"):
         MiniLMEmbedder(graph_dir=tmp_path).embed(["Putin visited Hanoi."])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_counting_while_embedding_in_other_threads_never_breaks_either(
+        embedder: MiniLMEmbedder) -> None:
+    """A shared tokenizer whose settings one thread changes fails in another ("Already
+    borrowed"): counting (chunking) and embedding (searching) run at once in a server."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = "Putin and Kim signed the treaty in Pyongyang on 19 June 2024. " * 30
+    expected_count, expected = embedder.count_tokens(text), embedder.embed([text, "short"])
+    with ThreadPoolExecutor(6) as pool:
+        counts = [pool.submit(embedder.count_tokens, text) for _ in range(300)]
+        vectors = [pool.submit(embedder.embed, [text, "short"]) for _ in range(30)]
+        assert {c.result() for c in counts} == {expected_count}
+        assert all(abs(v.result() - expected).max() < 1e-5 for v in vectors)
