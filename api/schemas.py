@@ -11,6 +11,19 @@ from rag.providers import Provider
 MAX_MESSAGES = 200  # a chat request's messages: more is a 422, not work for the server
 
 
+class ChatMessage(BaseModel):
+    """One OpenAI chat message (text content only)."""
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict] | None = None
+
+    def text(self) -> str:
+        """The message's text, whether sent as a string or as content parts."""
+        if isinstance(self.content, list):
+            return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
 class AskRequest(BaseModel):
     """POST /v1/ask."""
 
@@ -26,6 +39,10 @@ class AskRequest(BaseModel):
     filters: Filters | None = None
     provider: Provider | None = Field(None, description="Answerer; default RAG_LLM__PROVIDER.")
     stream: bool = Field(False, description="Send Server-Sent Events (also: Accept: text/event-stream).")
+    history: list[ChatMessage] = Field(
+        default_factory=list, max_length=MAX_MESSAGES - 1,
+        description="Earlier turns of the conversation, oldest first: the question is then a "
+                    "follow-up, made standalone from them before it is searched.")
 
 
 class SearchRequest(BaseModel):
@@ -69,24 +86,17 @@ class UploadResult(BaseModel):
     chunks: int
 
 
+class DocumentText(DocumentInfo):
+    """An indexed document with its text: the text citations' offsets index into."""
+
+    text: str
+
+
 class DeleteResult(BaseModel):
     """What a delete removed."""
 
     source: str
     chunks_removed: int
-
-
-class ChatMessage(BaseModel):
-    """One OpenAI chat message (text content only)."""
-
-    role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict] | None = None
-
-    def text(self) -> str:
-        """The message's text, whether sent as a string or as content parts."""
-        if isinstance(self.content, list):
-            return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
-        return self.content or ""
 
 
 class ChatRequest(BaseModel):
@@ -102,6 +112,9 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     top_k: int | None = Field(None, ge=1, le=50)
+    sources_in_text: bool | None = Field(
+        None, description="Append the numbered sources to the message text after the answer "
+                          "(`citations` is sent either way); default RAG_API__SOURCES_IN_TEXT.")
 
 
 class ErrorDetail(BaseModel):
@@ -118,4 +131,4 @@ class ErrorBody(BaseModel):
 
 
 __all__ = ["AskRequest", "ChatRequest", "Citation", "DeleteResult", "DocumentInfo",
-           "ErrorBody", "SearchRequest", "TextDocument", "UploadResult"]
+           "DocumentText", "ErrorBody", "SearchRequest", "TextDocument", "UploadResult"]

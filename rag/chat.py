@@ -12,6 +12,7 @@ from rag.errors import RagError
 from rag.models import Answer
 from rag.providers import PROVIDERS
 from rag.settings import Settings
+from rag.sources import short_quote
 
 COMMANDS = {
     "/help": "this list",
@@ -25,7 +26,6 @@ COMMANDS = {
     "/save FILE": "write the conversation, with citations, as Markdown",
     "/quit": "leave (Ctrl-D too); Ctrl-C stops an answer",
 }
-CONTEXT_CHARS = 400
 
 
 class Screen:
@@ -67,7 +67,7 @@ class Chat:
         self.top_k = top_k
         self.provider = provider
         self.turns: list[Turn] = []
-        self.asked: list[tuple[str, Answer]] = []  # (question as searched, answer)
+        self.asked: list[Answer] = []  # each carries the question as searched
         self.pipeline_future: Future = Future()
         threading.Thread(target=self._build, daemon=True).start()
 
@@ -103,7 +103,7 @@ class Chat:
         """Stream the answer to a question (or follow-up), then its sources."""
         self.turns.append(Turn("user", question))
         try:
-            searched, events = self.pipeline.chat(self.turns, self.top_k, self.provider)
+            _, events = self.pipeline.chat(self.turns, self.top_k, self.provider)
             answer = self.stream(events)
         except KeyboardInterrupt:
             self.screen.write("\n(stopped)", style="dim")
@@ -114,7 +114,7 @@ class Chat:
             self.turns.pop()
             return
         self.turns.append(Turn("assistant", answer.answer))
-        self.asked.append((searched, answer))
+        self.asked.append(answer)
         self.show_sources(answer, full=False)
         checked = answer.verification
         if checked and checked.dropped:
@@ -137,7 +137,7 @@ class Chat:
     def show_sources(self, answer: Answer, full: bool) -> None:
         """The numbered sources: title, file and the quote (shortened unless full)."""
         for c in answer.citations:
-            quote = c.quote if full or len(c.quote) <= 160 else c.quote[:157].rsplit(" ", 1)[0] + " …"
+            quote = c.quote if full else short_quote(c.quote, 160)
             self.screen.write(f"  [{c.index}] {c.title} — {c.source}", style="cyan")
             self.screen.write(f"      “{quote}”", style="dim")
 
@@ -168,7 +168,7 @@ class Chat:
         if not self.asked:
             self.screen.write("nothing asked yet", style="yellow")
             return None
-        return self.asked[-1][1]
+        return self.asked[-1]
 
     def sources(self, _: str) -> None:
         if answer := self.last_answer():
@@ -189,22 +189,18 @@ class Chat:
                               f"the last answer has {len(cited)}", style="yellow")
             return
         c = cited[argument]
-        text = self.pipeline.source_text(c.source) or ""
-        start = max(text.rfind("\n", 0, max(c.start - CONTEXT_CHARS, 0)) + 1, 0)
-        end = text.find("\n", min(c.end + CONTEXT_CHARS, len(text)))
-        end = len(text) if end < 0 else end
         self.screen.write(f"[{c.index}] {c.title} — {c.source}", style="cyan")
-        self.screen.highlighted(text[start:c.start], text[c.start:c.end], text[c.end:end])
+        self.screen.highlighted(c.before, c.quote, c.after)
 
     def why(self, _: str) -> None:
-        if self.last_answer() is None:
+        answer = self.last_answer()
+        if answer is None:
             return
-        searched = self.asked[-1][0]
-        self.screen.write(f"searched for: {searched}", style="cyan")
-        for rank, hit in enumerate(self.pipeline.search(searched, self.top_k), 1):
+        self.screen.write(f"searched for: {answer.question}", style="cyan")
+        for rank, hit in enumerate(answer.passages, 1):
             snippet = " ".join(hit.text.split())[:150]
             self.screen.write(f"  {rank}. {hit.score:.3f} {hit.source} [{hit.start}:{hit.end}] {snippet}…")
-        checked = self.asked[-1][1].verification
+        checked = answer.verification
         for dropped in checked.dropped_sentences if checked else []:
             self.screen.write(f"  dropped: “{dropped.text}” — {dropped.reason}", style="yellow")
         if checked and checked.fallback:
@@ -240,7 +236,7 @@ class Chat:
             self.screen.write("usage: /save FILE", style="yellow")
             return
         lines = ["# Conversation with the articles", ""]
-        for searched, answer in self.asked:
+        for answer in self.asked:
             lines += [f"## {answer.question}", "", answer.answer, ""]
             lines += [f"{c.index}. {c.title} ({c.source}, characters {c.start}-{c.end}): “{c.quote}”"
                       for c in answer.citations]

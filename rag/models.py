@@ -41,7 +41,8 @@ class SearchHit(BaseModel):
 
 
 class Citation(BaseModel):
-    """The passage behind one [index] marker: `source_text[start:end] == quote`."""
+    """The passage behind one [index] marker: `source_text[start:end] == quote`, and
+    `before + quote + after` the passage around it (rag/sources.py)."""
 
     index: int
     source: str
@@ -50,6 +51,8 @@ class Citation(BaseModel):
     start: int
     end: int
     score: float
+    before: str = ""
+    after: str = ""
 
 
 class Timings(BaseModel):
@@ -89,6 +92,7 @@ class Answer(BaseModel):
     refused: bool = False
     provider: str = "extractive"
     verification: Verification | None = None  # for answers a language model wrote
+    passages: list[SearchHit] = Field(default_factory=list)  # retrieved for it, best first
     timings: Timings = Field(default_factory=Timings)
 
 

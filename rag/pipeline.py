@@ -18,6 +18,7 @@ from rag.index import Index, make_index
 from rag.ingest import Progress, index_document, ingest, remove_document
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
+from rag.sources import as_hits, in_context
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import DocumentRecord
@@ -112,11 +113,7 @@ class Pipeline:
         query = self.check_query(query)
         retrieved = self.retriever.retrieve(query, top_k or self.settings.retrieval.top_k,
                                             self.sources_for(filters))
-        return [
-            SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
-                      score=round(s, 4))
-            for c, s in retrieved.chunks
-        ]
+        return as_hits(retrieved.chunks)
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
             provider: str | None = None) -> Answer:
@@ -158,20 +155,23 @@ class Pipeline:
             first = first or time.perf_counter()
             yield Event("token", token)
         done = time.perf_counter()
-        yield Event("citations", draft.citations)
+        citations = in_context(draft.citations, [c for c, _ in retrieved.chunks],
+                               self.source_text)
+        yield Event("citations", citations)
         yield Event("done", Answer(
-            question=question, answer=draft.text, citations=draft.citations,
+            question=question, answer=draft.text, citations=citations,
             refused=draft.refused, provider=answerer.name, verification=draft.verification,
+            passages=as_hits(retrieved.chunks),
             timings=Timings(retrieve_ms=ms(retrieved_at - began),
                             first_token_ms=ms((first or done) - began),
                             answer_ms=ms(done - retrieved_at), total_ms=ms(done - began)),
         ))
 
-    def chat(self, turns: list[Turn], top_k: int | None = None,
-             provider: str | None = None) -> tuple[str, Iterator[Event]]:
+    def chat(self, turns: list[Turn], top_k: int | None = None, provider: str | None = None,
+             filters: Filters | None = None) -> tuple[str, Iterator[Event]]:
         """The conversation's last question made standalone, and its answer's events."""
         rewrite = standalone_question(turns)
-        return rewrite.question, self.ask_stream(rewrite.question, top_k, provider=provider,
+        return rewrite.question, self.ask_stream(rewrite.question, top_k, filters, provider,
                                                  focus=rewrite.focus)
 
     def sources_for(self, filters: Filters | None) -> list[str] | None:

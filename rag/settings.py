@@ -119,6 +119,9 @@ class ApiSettings(BaseModel):
     rate_per_minute: int = Field(0, ge=0)
     # Origins a browser may call the API from (comma-separated); none by default.
     cors_origins: str = ""
+    # /v1/chat/completions: the numbered sources also after the answer's text, for OpenAI
+    # clients that show only the text; a request's `sources_in_text` overrides it.
+    sources_in_text: bool = True
 
     @field_validator("keys")
     @classmethod

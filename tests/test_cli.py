@@ -26,7 +26,7 @@ def test_ask_json_prints_exactly_the_answer_object(store: Path) -> None:
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert set(answer) == {"question", "answer", "citations", "refused", "provider",
-                           "verification", "timings"}
+                           "verification", "passages", "timings"}
     assert answer["citations"][0]["source"] == "001_1346c328f81362a0.txt"
     assert "Article 51" in answer["citations"][0]["quote"]
 

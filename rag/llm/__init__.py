@@ -28,7 +28,8 @@ class LLM(Protocol):
         ...
 
 
-INSTALL_HINT = {"llamacpp": "pip install '.[local]'  (compiles llama-cpp-python, 5-9 min)"}
+INSTALL_HINT = {"llamacpp": "make local  (or pip install '.[local]': compiles llama-cpp-python, "
+                            "5-9 min)"}
 
 
 def make_llm(provider: str, settings: LLMSettings) -> LLM:

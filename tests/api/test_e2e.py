@@ -26,6 +26,31 @@ def test_ask_answers_with_a_citation_to_article_51(client: httpx.Client) -> None
     assert body["verification"] is None  # the extractive provider writes nothing to check
 
 
+def test_an_answer_carries_what_it_was_built_from(client: httpx.Client) -> None:
+    question = "Which article of the UN Charter does the defence clause invoke?"
+    body = client.post("/v1/ask", json={"question": question}).json()
+    searched = client.post("/v1/search", json={"query": question}).json()
+    assert body["passages"] == searched  # the chunks the answer was built from, best first
+    for cited in body["citations"]:
+        document = client.get(f"/v1/documents/{cited['source']}/text").json()
+        text = document["text"]
+        assert text[cited["start"]:cited["end"]] == cited["quote"]
+        around = cited["before"] + cited["quote"] + cited["after"]
+        assert around in text and around in [p["text"] for p in body["passages"]]
+        assert document["title"] == cited["title"] and "date" in document
+
+
+def test_a_follow_up_is_answered_from_its_history(client: httpx.Client) -> None:
+    history = [{"role": "user", "content": "What did Putin and Kim sign in Pyongyang?"},
+               {"role": "assistant", "content": "A comprehensive strategic partnership treaty. [1]"}]
+    body = client.post("/v1/ask", json={"question": "and when was it signed?",
+                                        "history": history}).json()
+    assert body["question"] != "and when was it signed?" and "sign" in body["question"]
+    assert body["citations"] and not body["refused"]
+    missing = client.get("/v1/documents/nothing-here.txt/text")
+    assert missing.status_code == 404 and missing.json()["error"]["code"]
+
+
 def test_ask_refuses_without_citations(client: httpx.Client) -> None:
     body = client.post("/v1/ask", json={"question": "What is the population of Pyongyang?"}).json()
     assert body["refused"] is True and body["citations"] == []

@@ -1,0 +1,79 @@
+"""What an answer was built from, in one place for every adapter: each quote placed in the
+passage around it and the passages retrieved (the web page, the chat's /open and /why, the
+API), and the numbered Sources block for clients that show only text (cut off again when
+a client sends the answer back as an earlier turn)."""
+
+import re
+from collections.abc import Callable, Sequence
+
+from rag.models import Answer, Chunk, Citation, SearchHit
+
+CONTEXT_CHARS = 400  # either side of a quote, when no retrieved passage holds it
+SOURCES_HEADING = "Sources:"
+QUOTE_CHARS = 400  # longer than 98-99% of the sentences in seeds/ and the SQuAD corpora
+_HEADING_LINE = re.compile(rf"^[ \t]*{re.escape(SOURCES_HEADING)}[ \t\r]*$", re.MULTILINE)
+_SOURCE_LINE = re.compile(r"^\s*(?:[-*]\s+)?\[\d+\]\s")
+
+
+def as_hits(chunks: Sequence[tuple[Chunk, float]]) -> list[SearchHit]:
+    """Retrieved chunks as search hits, best first."""
+    return [SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
+                      score=round(score, 4)) for c, score in chunks]
+
+
+def in_context(citations: Sequence[Citation], passages: Sequence[Chunk],
+               text_of: Callable[[str], str | None]) -> list[Citation]:
+    """Each citation with the text before and after its quote: the rest of the retrieved
+    passage holding it, or (a quote no passage holds) its document's text around it, out
+    to whole lines within about CONTEXT_CHARS."""
+    placed = []
+    for citation in citations:
+        holder = next((p for p in passages if p.source == citation.source
+                       and p.start <= citation.start and citation.end <= p.end), None)
+        if holder is not None:
+            text, start, end = holder.text, holder.start, holder.end
+        else:
+            text = text_of(citation.source) or ""
+            start, end = lines_around(text, citation.start, citation.end)
+            text = text[start:end]
+        placed.append(citation.model_copy(update={
+            "before": text[:citation.start - start], "after": text[citation.end - start:]}))
+    return placed
+
+
+def lines_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """Bounds of the whole lines within CONTEXT_CHARS of text[start:end]."""
+    first = text.rfind("\n", 0, max(start - CONTEXT_CHARS, 0)) + 1
+    last = text.find("\n", min(end + CONTEXT_CHARS, len(text)))
+    return first, len(text) if last < 0 else last
+
+
+def sources_block(answer: Answer) -> str:
+    """The answer's numbered sources, to append to its text: a blank line, `Sources:` and
+    one line per citation ("" for a refusal or an answer that cites nothing)."""
+    if answer.refused or not answer.citations:
+        return ""
+    return "\n\n" + "\n".join([SOURCES_HEADING, *map(source_line, answer.citations)])
+
+
+def source_line(citation: Citation) -> str:
+    """`- [n] title — file: “quote”` on one line, a very long quote shortened."""
+    quote = short_quote(" ".join(citation.quote.split()))
+    return f"- [{citation.index}] {citation.title} — {citation.source}: “{quote}”"
+
+
+def short_quote(quote: str, limit: int = QUOTE_CHARS) -> str:
+    """The quote, or past `limit` characters its words up to the limit and " …"."""
+    return quote if len(quote) <= limit else quote[:limit - 3].rsplit(" ", 1)[0] + " …"
+
+
+def without_sources(text: str) -> str:
+    """The text with a trailing block as sources_block writes it cut off; any other text,
+    even one that mentions sources, unchanged."""
+    headings = list(_HEADING_LINE.finditer(text))
+    if not headings:
+        return text
+    after = [line for line in text[headings[-1].end():].splitlines() if line.strip()]
+    if after and all(_SOURCE_LINE.match(line) for line in after):
+        return text[:headings[-1].start()].rstrip()
+    return text

@@ -1,0 +1,131 @@
+"""The numbered sources in the text of /v1/chat/completions replies, for OpenAI clients that
+show only the text, as the official openai client receives them from a real server."""
+
+import re
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from rag.sources import sources_block, without_sources
+from rag.models import Answer, Citation
+from rag.pipeline import Pipeline
+from rag.settings import load_settings
+from tests.api.conftest import Server
+
+QUESTION = "What did the treaty promise?"  # three sentences from two articles
+SOURCE_LINE = re.compile(r"^- \[(\d+)\] (.+) — (\S+): “(.+)”$")
+
+
+@pytest.fixture
+def openai_client(server: Server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+
+
+def ask(openai_client: openai.OpenAI, question: str, **options: object):  # noqa: ANN201
+    """A non-streamed completion for one question."""
+    return openai_client.chat.completions.create(
+        model="rag-news", messages=[{"role": "user", "content": question}], **options)
+
+
+def listed_sources(content: str) -> tuple[str, list[tuple]]:
+    """The answer before the Sources block, and (index, title, file, quote) for each line."""
+    answer, heading, block = content.rpartition("\n\nSources:\n")
+    assert heading, f"no Sources block in {content!r}"
+    rows = [SOURCE_LINE.match(line) for line in block.split("\n")]
+    assert all(rows), block
+    return answer, [(int(r[1]), r[2], r[3], r[4]) for r in rows]
+
+
+def cited(citations: list[dict]) -> list[tuple]:
+    return [(c["index"], c["title"], c["source"], c["quote"]) for c in citations]
+
+
+def test_the_text_ends_with_the_numbered_sources_the_citations_hold(openai_client) -> None:
+    completion = ask(openai_client, QUESTION)
+    citations = completion.model_extra["citations"]
+    answer, sources = listed_sources(completion.choices[0].message.content)
+    assert "Article 51" in answer and "[3]" in answer and "Sources" not in answer
+    assert len(citations) == 3 and sources == cited(citations)  # quotes word for word
+
+
+def test_the_stream_sends_the_sources_as_one_delta_before_the_last_chunk(openai_client) -> None:
+    chunks = list(openai_client.chat.completions.create(
+        model="rag-news", stream=True, messages=[{"role": "user", "content": QUESTION}]))
+    block = chunks[-2].choices[0].delta.content
+    answer = "".join(c.choices[0].delta.content or "" for c in chunks[:-2])
+    assert "Article 51" in answer and "Sources" not in answer
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert listed_sources(answer + block)[1] == cited(chunks[-1].model_extra["citations"])
+    assert answer + block == ask(openai_client, QUESTION).choices[0].message.content
+
+
+def test_sources_in_text_false_gives_the_bare_answer_and_the_citations(openai_client) -> None:
+    bare = ask(openai_client, QUESTION, extra_body={"sources_in_text": False})
+    content = bare.choices[0].message.content
+    assert "Sources:" not in content and "[3]" in content and "Article 51" in content
+    assert bare.model_extra["citations"][0]["source"] == "001_1346c328f81362a0.txt"
+    shown = ask(openai_client, QUESTION).choices[0].message.content
+    assert without_sources(shown) == content  # what a follow-up's earlier turn is cut back to
+
+
+def test_a_refusal_has_no_sources_block(openai_client) -> None:
+    refusal = ask(openai_client, "What is the population of Pyongyang?")
+    assert refusal.model_extra["refused"] is True and refusal.model_extra["citations"] == []
+    assert "Sources:" not in refusal.choices[0].message.content
+
+
+def test_the_setting_turns_it_off_and_a_request_back_on(
+        seeded: Pipeline, seeded_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_API__SOURCES_IN_TEXT", "false")
+    app = create_app(load_settings(store={"path": seeded_store}), seeded)
+    body = {"model": "rag-news", "messages": [{"role": "user", "content": QUESTION}]}
+    with TestClient(app) as api:
+        default = api.post("/v1/chat/completions", json=body).json()
+        asked = api.post("/v1/chat/completions", json=body | {"sources_in_text": True}).json()
+    assert "Sources:" not in default["choices"][0]["message"]["content"]
+    assert default["citations"] and without_sources(asked["choices"][0]["message"]["content"]) \
+        == default["choices"][0]["message"]["content"]
+    assert listed_sources(asked["choices"][0]["message"]["content"])[1] == cited(asked["citations"])
+
+
+def test_a_follow_up_after_an_answer_with_sources_is_rewritten_as_without(
+        client: httpx.Client) -> None:
+    def follow_up(earlier_answer: str) -> dict:
+        return client.post("/v1/chat/completions", json={"model": "rag-news", "messages": [
+            {"role": "user", "content": "Who is To Lam?"},
+            {"role": "assistant", "content": earlier_answer},
+            {"role": "user", "content": "and when did he meet Putin?"}]}).json()
+
+    first = client.post("/v1/chat/completions", json={"messages": [
+        {"role": "user", "content": "Who is To Lam?"}]}).json()
+    shown = first["choices"][0]["message"]["content"]
+    assert "\n\nSources:\n- [1] " in shown
+    with_block, without = follow_up(shown), follow_up(without_sources(shown))
+    assert with_block["rewritten_question"] == without["rewritten_question"] \
+        == "When did To Lam meet Putin?"
+    assert with_block["choices"] == without["choices"]
+
+
+def citation(index: int, quote: str) -> Citation:
+    return Citation(index=index, source="briefing.txt", title="Summit briefing", quote=quote,
+                    start=0, end=len(quote), score=1.0)
+
+
+def test_a_very_long_quote_is_cut_at_a_word_and_only_a_sources_block_is_stripped() -> None:
+    long_quote = "The delegation " + "met again and again " * 40 + "in Hanoi."
+    answer = Answer(question="q", answer="They met twice. [1] In Hanoi. [2]",
+                    citations=[citation(1, "The leaders met twice."), citation(2, long_quote)])
+    block = sources_block(answer)
+    shortened = SOURCE_LINE.match(block.split("\n")[-1])[4]
+    assert len(shortened) <= 400 and shortened.endswith(" …")
+    assert long_quote.startswith(shortened.removesuffix(" …") + " ")
+    text = answer.answer + block
+    assert without_sources(text) == answer.answer
+    assert without_sources(text.replace("\n", "\r\n").rstrip()) == answer.answer
+    mentions = "Sources:\nthe ministry and two diplomats. [1]"
+    assert without_sources(mentions) == mentions
+    assert sources_block(answer.model_copy(update={"refused": True, "citations": []})) == ""

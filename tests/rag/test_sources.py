@@ -1,0 +1,30 @@
+"""Each cited quote placed in the passage around it: the retrieved chunk holding it, or
+the document's lines around it when no retrieved chunk does."""
+
+from rag.models import Chunk, Citation
+from rag.sources import in_context
+
+TEXT = "Title line\n\nFirst paragraph says one thing.\nSecond paragraph says the quoted thing here.\nLast."
+
+
+def citation_of(quote: str) -> Citation:
+    start = TEXT.index(quote)
+    return Citation(index=1, source="a.txt", title="A", quote=quote, start=start,
+                    end=start + len(quote), score=1.0)
+
+
+def test_a_quote_inside_a_retrieved_chunk_gets_the_rest_of_that_chunk() -> None:
+    start = TEXT.index("First")
+    chunk = Chunk(id="c", source="a.txt", title="A", text=TEXT[start:], start=start, end=len(TEXT))
+    cited = citation_of("the quoted thing")
+    [placed] = in_context([cited], [chunk], text_of=lambda _: None)  # never read
+    assert placed.before + placed.quote + placed.after == chunk.text
+    assert placed.before.endswith("paragraph says ") and placed.after.startswith(" here.")
+
+
+def test_a_quote_no_chunk_holds_gets_the_documents_lines_around_it() -> None:
+    other = Chunk(id="c", source="b.txt", title="B", text="x", start=0, end=1)
+    [placed] = in_context([citation_of("quoted thing")], [other], text_of={"a.txt": TEXT}.get)
+    assert placed.before + placed.quote + placed.after == TEXT  # short text: all its lines
+    [gone] = in_context([citation_of("quoted thing")], [], text_of=lambda _: None)
+    assert (gone.before, gone.after) == ("", "")  # the document was deleted meanwhile
