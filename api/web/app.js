@@ -4,6 +4,7 @@
 
 const KEY = "rag-news-api-key";
 const history = [];  // earlier turns sent with a follow-up: {role, content}
+const MAX_HISTORY = 198;  // the API takes 199 earlier messages; older turns are let go
 let openedFrom = null;  // the [n] button whose source is open, to return focus to
 
 const $ = (id) => document.getElementById(id);
@@ -82,7 +83,7 @@ async function ask(question) {
                   answerBox);
   $("thread").append(turn);
   turn.scrollIntoView({ block: "end" });
-  const body = { question, stream: true, history: history.slice() };
+  const body = { question, stream: true, history: history.slice(-MAX_HISTORY) };
   let answer = null, raw = "";
   try {
     const response = await call("/v1/ask", {

@@ -233,7 +233,9 @@ def keyed_site(served_store: Path, tmp_path: Path) -> Iterator[Server]:
 
 def test_with_keys_on_the_key_field_unlocks_it_for_this_tab_only(browser: WebDriver,
                                                                  keyed_site: Server) -> None:
-    browser.get(keyed_site.url)  # the page itself needs no key
+    page = httpx.get(f"{keyed_site.url}/")  # the page itself needs no key
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    browser.get(keyed_site.url)
     ask(browser, QUESTION)
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.error"))
     assert "API key" in browser.find_element(By.CSS_SELECTOR, ".notice.error").text
