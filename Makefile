@@ -53,8 +53,9 @@ model: $(BASE_STAMP)
 index: $(BASE_STAMP)
 	$(BIN)/rag ingest seeds/
 
-# RAG_LLM__PROVIDER=llamacpp in the environment brings in the `local` extra first.
-run: index $(if $(filter llamacpp,$(RAG_LLM__PROVIDER)),$(LOCAL_STAMP))
+# RAG_LLM__PROVIDER=llamacpp in the environment brings in `make local` first (the extra and
+# the model).
+run: index $(if $(filter llamacpp,$(RAG_LLM__PROVIDER)),local)
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
 test: $(TEST_STAMP)

@@ -13,7 +13,6 @@ from fastapi.responses import StreamingResponse
 
 from api.schemas import ChatRequest
 from api.streaming import failure, final_answer, first_event, relay
-from rag.conversation import client_turn
 from rag.errors import InvalidQuestion
 from rag.models import Answer
 from rag.sources import sources_block
@@ -55,7 +54,7 @@ def chunk(request_id: str, model: str, delta: dict, finish: str | None = None) -
 async def chat_completions(body: ChatRequest, request: Request):  # noqa: ANN201
     """OpenAI-compatible chat: a follow-up is rewritten into a standalone question from the
     earlier turns, then answered with citations."""
-    turns = [client_turn(m.role, m.text()) for m in body.messages]
+    turns = [m.turn() for m in body.messages]
     if not any(t.role == "user" and t.content.strip() for t in turns):
         raise InvalidQuestion("the conversation has no user message")
     question, events = request.app.state.pipeline.chat(turns, body.top_k)

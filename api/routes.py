@@ -10,7 +10,6 @@ from api.schemas import (AskRequest, DeleteResult, DocumentInfo, DocumentText, E
                          SearchRequest, TextDocument, UploadResult)
 from api.streaming import answer_events, final_answer, first_event
 from api.errors import UnsupportedUpload, UploadTooLarge
-from rag.conversation import Turn, client_turn
 from rag.errors import SourceError
 from rag.models import Answer, SearchHit
 
@@ -31,13 +30,8 @@ def wants_stream(body: AskRequest, request: Request) -> bool:
 async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a stream
     """Answer a question (a follow-up, given the history); each sentence ends with a [n]
     citation marker."""
-    pipeline = request.app.state.pipeline
-    if body.history:
-        turns = [client_turn(m.role, m.text()) for m in body.history]
-        turns.append(Turn("user", body.question))
-        _, events = pipeline.chat(turns, body.top_k, body.provider, body.filters)
-    else:
-        events = pipeline.ask_stream(body.question, body.top_k, body.filters, body.provider)
+    events = request.app.state.pipeline.reply(body.question, [m.turn() for m in body.history],
+                                              body.top_k, body.filters, body.provider)
     first = await first_event(events)
     if not wants_stream(body, request):
         return await final_answer(first, events)
@@ -109,8 +103,8 @@ def get_document(source: str, request: Request) -> DocumentInfo:
 @router.get("/documents/{source}/text", response_model=DocumentText)
 def get_document_text(source: str, request: Request) -> DocumentText:
     """One indexed document with its text, which citations' start and end index into."""
-    pipeline = request.app.state.pipeline
-    return DocumentText(**pipeline.document(source), text=pipeline.source_text(source) or "")
+    record, text = request.app.state.pipeline.document_text(source)
+    return DocumentText(**record, text=text)
 
 
 @router.delete("/documents/{source}", response_model=DeleteResult)

@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.conversation import Turn
 from rag.filters import Filters
 from rag.models import Citation
 from rag.providers import Provider
@@ -22,6 +23,10 @@ class ChatMessage(BaseModel):
         if isinstance(self.content, list):
             return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
         return self.content or ""
+
+    def turn(self) -> Turn:
+        """The message as a turn of the conversation."""
+        return Turn(self.role, self.text())
 
 
 class AskRequest(BaseModel):

@@ -3,7 +3,6 @@
 import re
 from dataclasses import dataclass
 
-from rag.sources import without_sources
 from rag.text import STOPWORDS, content_terms
 
 _LEADING = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?|well)\b[\s,]*", re.IGNORECASE)
@@ -27,11 +26,6 @@ class Turn:
 
     role: str  # "user" or "assistant" (others are ignored)
     content: str
-
-
-def client_turn(role: str, content: str) -> Turn:
-    """A turn as a client sends it back: an earlier answer without its Sources block."""
-    return Turn(role, without_sources(content) if role == "assistant" else content)
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,15 @@ class Pipeline:
             raise UnknownDocument(f"no indexed document named {source!r}")
         return record
 
+    def document_text(self, source: str) -> tuple[DocumentRecord, str]:
+        """One indexed document's record and the text its citations index into;
+        UnknownDocument if there is none (or it was deleted between the two reads)."""
+        record = self.document(source)
+        text = self.source_text(source)
+        if text is None:
+            raise UnknownDocument(f"no indexed document named {source!r}")
+        return record, text
+
     def delete_document(self, source: str) -> int:
         """Forget a document; returns how many chunks went with it."""
         self.document(source)
@@ -166,6 +175,15 @@ class Pipeline:
                             first_token_ms=ms((first or done) - began),
                             answer_ms=ms(done - retrieved_at), total_ms=ms(done - began)),
         ))
+
+    def reply(self, question: str, history: list[Turn], top_k: int | None = None,
+              filters: Filters | None = None, provider: str | None = None) -> Iterator[Event]:
+        """The answer's events: to the question alone, or, given the earlier turns, to the
+        question as a follow-up made standalone from them."""
+        if not history:
+            return self.ask_stream(question, top_k, filters, provider)
+        _, events = self.chat([*history, Turn("user", question)], top_k, provider, filters)
+        return events
 
     def chat(self, turns: list[Turn], top_k: int | None = None, provider: str | None = None,
              filters: Filters | None = None) -> tuple[str, Iterator[Event]]:

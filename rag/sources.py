@@ -1,9 +1,7 @@
 """What an answer was built from, in one place for every adapter: each quote placed in the
 passage around it and the passages retrieved (the web page, the chat's /open and /why, the
-API), and the numbered Sources block for clients that show only text (cut off again when
-a client sends the answer back as an earlier turn)."""
+API), and the numbered Sources block for clients that show only text."""
 
-import re
 from collections.abc import Callable, Sequence
 
 from rag.models import Answer, Chunk, Citation, SearchHit
@@ -11,8 +9,6 @@ from rag.models import Answer, Chunk, Citation, SearchHit
 CONTEXT_CHARS = 400  # either side of a quote, when no retrieved passage holds it
 SOURCES_HEADING = "Sources:"
 QUOTE_CHARS = 400  # longer than 98-99% of the sentences in seeds/ and the SQuAD corpora
-_HEADING_LINE = re.compile(rf"^[ \t]*{re.escape(SOURCES_HEADING)}[ \t\r]*$", re.MULTILINE)
-_SOURCE_LINE = re.compile(r"^\s*(?:[-*]\s+)?\[\d+\]\s")
 
 
 def as_hits(chunks: Sequence[tuple[Chunk, float]]) -> list[SearchHit]:
@@ -24,16 +20,18 @@ def as_hits(chunks: Sequence[tuple[Chunk, float]]) -> list[SearchHit]:
 def in_context(citations: Sequence[Citation], passages: Sequence[Chunk],
                text_of: Callable[[str], str | None]) -> list[Citation]:
     """Each citation with the text before and after its quote: the rest of the retrieved
-    passage holding it, or (a quote no passage holds) its document's text around it, out
-    to whole lines within about CONTEXT_CHARS."""
-    placed = []
+    passage holding it, or (a quote no passage holds) its document's text around it
+    (lines_around); each document's text is read once."""
+    placed, texts = [], {}
     for citation in citations:
         holder = next((p for p in passages if p.source == citation.source
                        and p.start <= citation.start and citation.end <= p.end), None)
         if holder is not None:
             text, start, end = holder.text, holder.start, holder.end
         else:
-            text = text_of(citation.source) or ""
+            if citation.source not in texts:
+                texts[citation.source] = text_of(citation.source) or ""
+            text = texts[citation.source]
             start, end = lines_around(text, citation.start, citation.end)
             text = text[start:end]
         placed.append(citation.model_copy(update={
@@ -42,10 +40,17 @@ def in_context(citations: Sequence[Citation], passages: Sequence[Chunk],
 
 
 def lines_around(text: str, start: int, end: int) -> tuple[int, int]:
-    """Bounds of the whole lines within CONTEXT_CHARS of text[start:end]."""
+    """Bounds of the whole lines within CONTEXT_CHARS of text[start:end]; where a line runs
+    on past twice that, the word boundary about CONTEXT_CHARS away instead."""
     first = text.rfind("\n", 0, max(start - CONTEXT_CHARS, 0)) + 1
+    if start - first > 2 * CONTEXT_CHARS:
+        first = text.find(" ", start - CONTEXT_CHARS, start) + 1 or start - CONTEXT_CHARS
     last = text.find("\n", min(end + CONTEXT_CHARS, len(text)))
-    return first, len(text) if last < 0 else last
+    last = len(text) if last < 0 else last
+    if last - end > 2 * CONTEXT_CHARS:
+        cut = text.rfind(" ", end, end + CONTEXT_CHARS)
+        last = cut if cut >= 0 else end + CONTEXT_CHARS
+    return first, last
 
 
 def sources_block(answer: Answer) -> str:
@@ -65,15 +70,3 @@ def source_line(citation: Citation) -> str:
 def short_quote(quote: str, limit: int = QUOTE_CHARS) -> str:
     """The quote, or past `limit` characters its words up to the limit and " …"."""
     return quote if len(quote) <= limit else quote[:limit - 3].rsplit(" ", 1)[0] + " …"
-
-
-def without_sources(text: str) -> str:
-    """The text with a trailing block as sources_block writes it cut off; any other text,
-    even one that mentions sources, unchanged."""
-    headings = list(_HEADING_LINE.finditer(text))
-    if not headings:
-        return text
-    after = [line for line in text[headings[-1].end():].splitlines() if line.strip()]
-    if after and all(_SOURCE_LINE.match(line) for line in after):
-        return text[:headings[-1].start()].rstrip()
-    return text

@@ -50,25 +50,30 @@ async function call(path, options = {}) {
   return response;
 }
 
-// Server-sent events from a fetch body: yields {event, data}.
+// Server-sent events from a fetch body: yields {event, data}; comments and blocks without
+// data (a proxy's keep-alives) are passed over. Leaving early cancels the body.
 async function* events(response) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = "message", data = "";
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) event = line.slice(7);
-        else if (line.startsWith("data: ")) data += line.slice(6);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer = (buffer + value).replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data += line.slice(5).replace(/^ /, "");
+        }
+        if (data) yield { event, data: JSON.parse(data) };
       }
-      yield { event, data: JSON.parse(data) };
     }
+  } finally {
+    reader.cancel().catch(() => {});
   }
 }
 
@@ -79,6 +84,7 @@ async function ask(question) {
   answerBox.dataset.state = "streaming";
   answerBox.dataset.tokens = "0";
   answerBox.setAttribute("aria-live", "polite");
+  answerBox.setAttribute("aria-busy", "true");  // read out once whole, not at every token
   const turn = el("li", { className: "turn" }, el("p", { className: "question", textContent: question }),
                   answerBox);
   $("thread").append(turn);
@@ -104,6 +110,7 @@ async function ask(question) {
     if (!answer) throw new Error("the answer ended early");
   } catch (error) {
     answerBox.dataset.state = "error";
+    answerBox.removeAttribute("aria-busy");
     answerBox.textContent = raw;
     turn.append(el("p", { className: "notice error", textContent: `Error: ${error.message}` }));
     return;
@@ -128,6 +135,7 @@ function show(turn, answerBox, answer) {
     }
   }
   answerBox.dataset.state = answer.refused ? "refused" : "done";
+  answerBox.removeAttribute("aria-busy");
   if (answer.refused) {
     turn.append(el("p", { className: "notice refused", textContent:
       "The articles do not answer this: no passage says it, so nothing is claimed." }));
@@ -146,31 +154,33 @@ function show(turn, answerBox, answer) {
 }
 
 // The cited article beside the answer, the quote highlighted and scrolled into view.
+let opening = 0;  // the latest click wins when two articles load at once
 async function openSource(citation, from) {
-  openedFrom = from;
+  const ticket = ++opening;
   const panel = $("source-panel");
   let document_;
   try {
     document_ = await (await call(`/v1/documents/${encodeURIComponent(citation.source)}/text`)).json();
   } catch (error) {
-    say(`Cannot open ${citation.source}: ${error.message}`);
+    if (ticket === opening) say(`Cannot open ${citation.source}: ${error.message}`);
     return;
   }
+  if (ticket !== opening) return;
+  openedFrom = from;
   $("source-title").textContent = document_.title;
   const meta = [document_.author, document_.date, document_.source].filter(Boolean);
   $("source-meta").textContent = meta.join(" · ");
   // Offsets count code points (Python's); JavaScript strings count UTF-16 units.
   const chars = Array.from(document_.text);
   let before = chars.slice(0, citation.start).join(""), after = chars.slice(citation.end).join("");
-  const quote = chars.slice(citation.start, citation.end).join("");
+  let quote = chars.slice(citation.start, citation.end).join("");
   const warning = $("source-warning");
   warning.hidden = quote === citation.quote;
   if (quote !== citation.quote) {  // the article changed since: show the passage as answered
     warning.textContent = "This article has changed since the answer: shown is the passage it quoted.";
-    before = citation.before;
-    after = citation.after;
+    [before, quote, after] = [citation.before, citation.quote, citation.after];
   }
-  const mark = el("mark", { id: "quote", textContent: citation.quote });
+  const mark = el("mark", { id: "quote", textContent: quote });
   $("source-text").replaceChildren(document.createTextNode(before), mark, document.createTextNode(after));
   panel.hidden = false;
   const box = $("source-text");

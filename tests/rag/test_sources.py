@@ -2,7 +2,7 @@
 the document's lines around it when no retrieved chunk does."""
 
 from rag.models import Chunk, Citation
-from rag.sources import in_context
+from rag.sources import CONTEXT_CHARS, in_context, lines_around
 
 TEXT = "Title line\n\nFirst paragraph says one thing.\nSecond paragraph says the quoted thing here.\nLast."
 
@@ -28,3 +28,14 @@ def test_a_quote_no_chunk_holds_gets_the_documents_lines_around_it() -> None:
     assert placed.before + placed.quote + placed.after == TEXT  # short text: all its lines
     [gone] = in_context([citation_of("quoted thing")], [], text_of=lambda _: None)
     assert (gone.before, gone.after) == ("", "")  # the document was deleted meanwhile
+
+
+def test_a_line_that_runs_on_is_cut_at_a_word_about_context_chars_away() -> None:
+    text = " ".join(f"word{i:04d}" for i in range(1000))  # 9,000 characters, no newline
+    start = text.index("word0500")
+    first, last = lines_around(text, start, start + 8)
+    assert start - first <= CONTEXT_CHARS and last - (start + 8) <= CONTEXT_CHARS
+    assert text[first - 1] == " " and text[last] == " "  # whole words
+    short = "One line.\nThe quote here.\nLast line."
+    at = short.index("The quote")
+    assert lines_around(short, at, at + 9) == (0, len(short))  # short lines: kept whole
