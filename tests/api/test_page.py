@@ -226,8 +226,9 @@ def test_upload_ask_delete_and_markup_stays_text(browser: WebDriver, site: Serve
                                                   "#source-panel img, #source-panel script") == []
 
     browser.find_element(By.ID, "show-documents").click()
-    row = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-source="ferry-notice.txt"]'))
-    row.find_element(By.CSS_SELECTOR, "button.delete").click()
+    delete = 'tr[data-source="ferry-notice.txt"] button.delete'
+    # The list may be drawn again as it loads: a row gone stale is looked up again.
+    wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, delete).click() or True)
     browser.switch_to.alert.accept()
     wait(browser, lambda d: "Deleted ferry-notice.txt" in d.find_element(By.ID, "status").text)
     wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, 'tr[data-source="ferry-notice.txt"]'))
