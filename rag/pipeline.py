@@ -18,9 +18,9 @@ from rag.index import Index, make_index
 from rag.ingest import Progress, index_document, ingest, remove_document
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
-from rag.sources import as_hits, in_context
 from rag.retrieval import Retriever
 from rag.settings import Settings
+from rag.sources import as_hits, in_context
 from rag.store import DocumentRecord
 
 
@@ -97,7 +97,7 @@ class Pipeline:
         """One indexed document's record; UnknownDocument if there is none."""
         record = self.index.open(create=True).store.document(source)
         if record is None:
-            raise UnknownDocument(f"no indexed document named {source!r}")
+            raise unknown(source)
         return record
 
     def document_text(self, source: str) -> tuple[DocumentRecord, str]:
@@ -106,7 +106,7 @@ class Pipeline:
         record = self.document(source)
         text = self.source_text(source)
         if text is None:
-            raise UnknownDocument(f"no indexed document named {source!r}")
+            raise unknown(source)
         return record, text
 
     def delete_document(self, source: str) -> int:
@@ -218,6 +218,11 @@ class Pipeline:
         if len(query) > limit:
             raise InvalidQuestion(f"the question is {len(query)} characters long; the limit is {limit}")
         return query.strip()
+
+
+def unknown(source: str) -> UnknownDocument:
+    """The error for a source that is not indexed."""
+    return UnknownDocument(f"no indexed document named {source!r}")
 
 
 def ms(seconds: float) -> float:
