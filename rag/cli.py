@@ -258,14 +258,20 @@ def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str |
               help="Only report; exit 1 when anything needs repair.")
 def doctor_command(check_only: bool) -> None:
     """Check the store: rows left by an interrupted or replaced ingest, the keyword index in
-    step with the vector store, every document whole; repair what can be repaired."""
+    step with the vector store, every document whole; repair what can be repaired. Then
+    check that the installed llama.cpp build is safe on this CPU."""
     from rag.doctor import doctor
     from rag.settings import load_settings
 
+    from rag.llm.build import verdict
+
+    build_ok, build_line = verdict()
+    click.echo(build_line)
     checkup, lines = doctor(load_settings(), fix=not check_only)
     for line in lines:
         click.echo(line)
-    if checkup.incomplete or checkup.duplicated or (check_only and not checkup.healthy):
+    if (checkup.incomplete or checkup.duplicated or not build_ok
+            or (check_only and not checkup.healthy)):
         raise SystemExit(EXIT_ERROR)
 
 

@@ -202,6 +202,11 @@ class Pipeline:
         """Load the model now, so the first question's timings measure answering only."""
         self.embedder.embed(["warm up"])
 
+    def model_state(self) -> dict | None:
+        """The state of the local model's process (llamacpp), or None when there is none."""
+        state = getattr(getattr(self.answerer, "llm", None), "state", None)
+        return state() if state else None
+
     def documents(self) -> list[DocumentRecord]:
         """The indexed documents."""
         return self.index.open(create=False).store.documents()
@@ -251,12 +256,14 @@ def ready_pipeline(settings: Settings) -> Pipeline:
 
 def check_serving(settings: Settings) -> None:
     """What every server process will need, checked once without loading a model: the
-    embedder's weights, a store built by that embedder, and a local model's file."""
+    embedder's weights, a store built by that embedder, and a local model's file and build."""
     index_for(settings).open(create=True)
     if settings.llm.provider == "llamacpp":
+        from rag.llm.build import check
         from rag.weights import resolve
 
         resolve(settings.llm.gguf, settings.llm.models_dir)
+        check()
 
 
 def index_for(settings: Settings) -> Index:

@@ -1,80 +1,250 @@
-"""A GGUF model run in-process by llama.cpp, through llama-index's LlamaCPP integration.
+"""A GGUF model run by llama.cpp in a process of its own, which this one starts, watches and
+restarts.
 
-The integration does not take the chat template from the file, so the Qwen2.5 models'
-ChatML template is applied here. One generation runs at a time (llama.cpp's context is
-not shared between threads), in a thread of its own: a reader slower than the model never
-holds up the next one.
+llama.cpp is native code: a fault in it (a segfault, as on CPUs with AMX: rag/llm/build.py)
+ends whatever process runs it. So the model runs in a child, llama-cpp-python's own
+OpenAI-compatible server (rag/llm/model_process.py) on a loopback port with a key of its
+own, spoken to through the openai provider. The build is checked before the first start.
+A watcher thread starts the child, and starts it again whenever it dies. An answer the dead
+child was writing fails with LLMUnavailable (503, or the extractive answer under
+RAG_LLM__ON_FAILURE=extractive); the next one waits for the new child. The child writes one
+reply at a time, in order (ChatML, the Qwen models' template), and so never interrupts one.
 """
 
+import atexit
+import logging
 import os
-import queue
+import secrets
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Generator, Sequence
+import time
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from llama_index.core.llms import ChatMessage
-from llama_index.llms.llama_cpp import LlamaCPP
+import httpx
+from pydantic import SecretStr
 
-from rag.errors import LLMBadReply
+from rag.errors import LLMUnavailable
 from rag.llm import Message
+from rag.llm.build import check, exit_reason
+from rag.llm.openai import OpenAICompatibleLLM
 from rag.settings import LLMSettings
 from rag.weights import resolve
 
-STOP = ["<|im_end|>", "<|endoftext|>"]
+log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 30.0  # between failed starts
+GRACE_S = 2.0  # how long a broken reply waits to see whether the child died
 
 
-def chatml(messages: Sequence[ChatMessage]) -> str:
-    """Messages in ChatML, ending where the assistant's reply begins."""
-    turns = [f"<|im_start|>{m.role.value}\n{m.content}<|im_end|>\n" for m in messages]
-    return "".join(turns) + "<|im_start|>assistant\n"
+@dataclass
+class Child:
+    """One model server process and a client that speaks to it."""
+
+    process: subprocess.Popen
+    llm: OpenAICompatibleLLM
+    said: deque = field(default_factory=lambda: deque(maxlen=20))  # its last stderr lines
+
+    def drain(self) -> None:
+        """Keep the child's last lines of stderr (and never let its pipe fill)."""
+        for line in iter(self.process.stderr.readline, b""):
+            self.said.append(line.decode(errors="replace").rstrip())
+
+    def reason(self) -> str:
+        """Why it stopped: its exit status and its last line that says something."""
+        code = self.process.poll()
+        lines = [line for line in self.said if line.strip() and not line.startswith("INFO")]
+        last = f": {lines[-1][:300]}" if lines else ""
+        return f"{exit_reason(code) if code is not None else 'still running'}{last}"
+
+
+class ModelProcess:
+    """The supervised model server: started at once (a failed first start raises), then
+    restarted by a watcher thread whenever it dies, until close()."""
+
+    def __init__(self, path: Path, settings: LLMSettings) -> None:
+        self.path, self.settings = path, settings
+        self.key = secrets.token_urlsafe(24)
+        self.restarts = 0
+        self._state = threading.Condition()
+        self._child: Child | None = None  # the running, ready child
+        self._failure: str | None = None  # why the latest start failed, until one succeeds
+        self._closing = False
+        self._started = False  # whether a child was ever ready
+        self._process: subprocess.Popen | None = None  # the child being started or running
+        threading.Thread(target=self._watch, name="rag-model-watcher", daemon=True).start()
+        atexit.register(self.close)
+        try:
+            self.running()
+        except LLMUnavailable:
+            self.close()
+            raise
+
+    def running(self) -> Child:
+        """The ready child, waiting while one starts; LLMUnavailable if starting fails."""
+        deadline = time.monotonic() + self.settings.timeout_s
+        with self._state:
+            while self._child is None:
+                if self._failure is not None:
+                    raise LLMUnavailable(f"the local model does not start: {self._failure}")
+                if self._closing or not self._state.wait(deadline - time.monotonic()):
+                    raise LLMUnavailable("the local model did not start within "
+                                         f"{self.settings.timeout_s:g} s")
+            return self._child
+
+    def _watch(self) -> None:
+        """Start the child, wait for it to end, and start it again (backing off while
+        starts keep failing). Runs in one long-lived thread: the child is its own."""
+        failed = 0
+        while not self._closing:
+            child = self._start()
+            if child is None:
+                failed += 1
+                time.sleep(min(2.0 ** failed, MAX_BACKOFF_S))
+                continue
+            failed = 0
+            child.process.wait()
+            with self._state:
+                self._child = None
+                if self._closing:
+                    return
+                self.restarts += 1
+            log.warning("the local model's process died (%s); starting it again", child.reason())
+
+    def _start(self) -> Child | None:
+        """One child, ready to answer; None (the failure recorded) if it does not start."""
+        port = free_port()
+        process = subprocess.Popen(
+            command(self.path, self.settings, port), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=child_environment(self.key))
+        self._process = process
+        client = OpenAICompatibleLLM(self.settings.model_copy(update={
+            "base_url": f"http://127.0.0.1:{port}/v1", "api_key": SecretStr(self.key),
+            "openai_model": "local", "retries": 0}))
+        child = Child(process, client)
+        threading.Thread(target=child.drain, daemon=True).start()
+        if not self._until_ready(child, port):
+            with self._state:
+                self._failure = child.reason()
+                self._state.notify_all()
+            if self._started:  # a first start's failure is raised to whoever waits on it
+                log.error("the local model does not start: %s", self._failure)
+            stop(process)
+            return None
+        with self._state:
+            self._child, self._failure, self._started = child, None, True
+            self._state.notify_all()
+        return child
+
+    def _until_ready(self, child: Child, port: int) -> bool:
+        """Whether the child answers on its port before it exits or the start times out."""
+        deadline = time.monotonic() + max(self.settings.timeout_s, 60.0)
+        url = f"http://127.0.0.1:{port}/v1/models"
+        while time.monotonic() < deadline and not self._closing:
+            if child.process.poll() is not None:
+                return False
+            try:
+                if httpx.get(url, headers={"authorization": f"Bearer {self.key}"},
+                             timeout=2).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        child.said.append(f"no answer on port {port} within the start time")
+        return False
+
+    def state(self) -> dict[str, str | int]:
+        """For /readyz: "ready", "starting" or "failed" (with why), and restarts so far."""
+        with self._state:
+            if self._child is not None:
+                return {"state": "ready", "restarts": self.restarts}
+            if self._failure is not None:
+                return {"state": "failed", "restarts": self.restarts, "reason": self._failure}
+            return {"state": "starting", "restarts": self.restarts}
+
+    def broken(self, child: Child, error: LLMUnavailable) -> LLMUnavailable:
+        """The error for a reply that broke off: the child's death if it died, else as is."""
+        try:
+            child.process.wait(GRACE_S)
+        except subprocess.TimeoutExpired:
+            return error
+        return LLMUnavailable(f"the local model's process died while answering "
+                              f"({child.reason()}); it is being started again")
+
+    def close(self) -> None:
+        """Stop the child for good."""
+        with self._state:
+            self._closing = True
+            self._state.notify_all()
+        if self._process is not None:
+            stop(self._process)
+
+
+def command(path: Path, settings: LLMSettings, port: int) -> list[str]:
+    """The child's command line: llama_cpp.server's own options."""
+    threads = str(settings.threads or os.cpu_count() or 1)
+    options = {"model": str(path), "model_alias": "local", "host": "127.0.0.1",
+               "port": str(port), "n_ctx": str(settings.context_tokens), "n_threads": threads,
+               "n_threads_batch": threads, "n_gpu_layers": "0", "chat_format": "chatml",
+               "seed": "0", "interrupt_requests": "False", "verbose": "False"}
+    flags = [item for name, value in options.items() for item in (f"--{name}", value)]
+    return [sys.executable, "-m", "rag.llm.model_process", str(os.getpid()), *flags]
+
+
+def child_environment(key: str) -> dict[str, str]:
+    """The child's environment: ours, its key (kept off the command line, which any local
+    user can read) and no hub."""
+    return os.environ | {"API_KEY": key, "HF_HUB_OFFLINE": "1"}
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """End a child: asked first, then made to."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class LlamaCppLLM:
-    """A local model; weights load when the object is made."""
+    """A local model; its build is checked and its process started when the object is made."""
 
     name = "llamacpp"
 
     def __init__(self, settings: LLMSettings) -> None:
         self.path = resolve(settings.gguf, settings.models_dir)
-        self._lock = threading.Lock()
-        self._llm = LlamaCPP(
-            model_path=str(self.path), temperature=settings.temperature,
-            max_new_tokens=settings.max_tokens, context_window=settings.context_tokens,
-            generate_kwargs={"stop": STOP, "seed": 0},
-            model_kwargs={"n_threads": settings.threads or os.cpu_count() or 1,
-                          "n_gpu_layers": 0},
-            messages_to_prompt=chatml, verbose=False)
+        check()
+        self.model = ModelProcess(self.path, settings)
 
     def complete(self, messages: list[Message]) -> str:
         """The whole reply."""
         return "".join(self.stream(messages))
 
     def stream(self, messages: list[Message]) -> Generator[str, None, None]:
-        """The reply token by token; generation stops when the caller stops reading. The
-        model writes into a queue at its own pace, so the lock is held only while it
-        writes, however slowly the caller reads."""
-        chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
-        tokens: queue.Queue = queue.Queue()
-        stop = threading.Event()
-        threading.Thread(target=self._generate, args=(chat, tokens, stop), daemon=True).start()
+        """The reply token by token; generation stops when the caller stops reading."""
+        child = self.model.running()
         try:
-            while (token := tokens.get()) is not None:
-                if isinstance(token, Exception):
-                    raise LLMBadReply(f"the local model failed: {token}") from token
-                yield token
-        finally:
-            stop.set()  # a reader who left stops the model at its next token
+            yield from child.llm.stream(messages)
+        except LLMUnavailable as exc:
+            raise self.model.broken(child, exc) from None
 
-    def _generate(self, chat: list[ChatMessage], tokens: queue.Queue,
-                  stop: threading.Event) -> None:
-        """Write the reply's tokens into the queue, then None (or the error, then None)."""
-        try:
-            with self._lock:
-                for response in self._llm.stream_chat(chat):
-                    if stop.is_set():
-                        break
-                    if response.delta:
-                        tokens.put(response.delta)
-        except Exception as exc:  # noqa: BLE001 - handed to the reader's thread as is
-            tokens.put(exc)
-        finally:
-            tokens.put(None)
+    def state(self) -> dict[str, str | int]:
+        """The model process's state."""
+        return self.model.state()
+
+    def close(self) -> None:
+        """Stop the model's process."""
+        self.model.close()

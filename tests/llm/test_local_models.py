@@ -1,5 +1,6 @@
 """The real language model providers with Qwen2.5-Coder-0.5B (assembled by `rag model pull`):
-in-process through llama.cpp, and over HTTP from llama-cpp-python's OpenAI-compatible server."""
+llamacpp (llama.cpp in a child process this one supervises), and openai against
+llama-cpp-python's OpenAI-compatible server started by hand."""
 
 import os
 import re
@@ -39,7 +40,9 @@ def check_answer(answer) -> None:  # noqa: ANN001 - a rag.models.Answer
 
 @pytest.fixture(scope="module")
 def local(make_module_pipeline):
-    return make_module_pipeline(llm={"provider": "llamacpp", "gguf": MODEL, "threads": 2})
+    pipeline = make_module_pipeline(llm={"provider": "llamacpp", "gguf": MODEL, "threads": 2})
+    yield pipeline
+    pipeline.answerer.llm.close()
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def make_module_pipeline(seeded_store, embedder):
     return make
 
 
-def test_llamacpp_in_process_streams_a_checked_answer(local) -> None:
+def test_llamacpp_streams_a_checked_answer(local) -> None:
     events = list(local.ask_stream(QUESTION))
     answer = events[-1].data
     tokens = [e.data for e in events if e.kind == "token"]
@@ -155,3 +158,5 @@ def test_a_real_model_shown_an_injected_document_does_not_obey_it(
             assert answer.provider == provider and answer.verification is not None
     finally:
         pipeline.index.close()
+        if provider == "llamacpp":
+            pipeline.answerer.llm.close()
