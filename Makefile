@@ -32,16 +32,17 @@ $(BASE_STAMP): $(PINS)
 
 # + the `local` extra, for RAG_LLM__PROVIDER=llamacpp. llama-cpp-python comes first from
 # scripts/install-llama.sh: compiled for this CPU by name, without AMX (its native build
-# segfaults on AMX CPUs), 5-9 min on 2 cores once, then kept in the user's cache.
+# segfaults on AMX CPUs), 5-9 min on 2 cores once, then kept in the user's cache. pip may
+# then only take it as installed (--only-binary): it never compiles llama.cpp itself.
 $(LOCAL_STAMP): $(BASE_STAMP) $(PINS)
 	bash scripts/install-llama.sh $(BIN)
-	$(PIP) -e '.[local]'
+	$(PIP) --only-binary llama-cpp-python -e '.[local]'
 	touch $@
 
 # + the `dev` and `local` extras: what the tests and the browser tests drive.
 $(TEST_STAMP): $(BASE_STAMP) $(PINS)
 	bash scripts/install-llama.sh $(BIN)
-	$(PIP) -e '.[dev,local]'
+	$(PIP) --only-binary llama-cpp-python -e '.[dev,local]'
 	touch $@ $(LOCAL_STAMP)
 
 # The llama.cpp provider: its extra, and a GGUF model (the provider's default, the 1.5B

@@ -2,6 +2,7 @@
 
 import logging
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -34,6 +35,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
         app.state.pipeline = pipeline or ready_pipeline(settings)
         yield
+        app.state.pipeline.shutdown()  # the local model's process, before anything signals it
 
     app = FastAPI(title="rag-news", version="0.1.0", lifespan=lifespan,
                   description="Grounded, cited answers over the indexed news articles. Every "
@@ -104,7 +106,7 @@ def add_probes(app: FastAPI) -> None:
         ready = {"status": "ready", "embedder": pipeline.embedder.name,
                  "documents": store.count(), "chunks": store.chunk_count()}
         if model := pipeline.model_state():
-            ready["model"] = model
+            ready["model"] = asdict(model)
         return ready
 
     @app.get("/metrics", response_class=PlainTextResponse)

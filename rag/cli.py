@@ -263,14 +263,10 @@ def doctor_command(check_only: bool) -> None:
     from rag.doctor import doctor
     from rag.settings import load_settings
 
-    from rag.llm.build import verdict
-
-    build_ok, build_line = verdict()
-    click.echo(build_line)
     checkup, lines = doctor(load_settings(), fix=not check_only)
     for line in lines:
         click.echo(line)
-    if (checkup.incomplete or checkup.duplicated or not build_ok
+    if (checkup.incomplete or checkup.duplicated or checkup.build_refused
             or (check_only and not checkup.healthy)):
         raise SystemExit(EXIT_ERROR)
 

@@ -28,6 +28,7 @@ class Checkup:
     keyword_extra: set[str] = field(default_factory=set)  # keyword rows of no chunk row
     incomplete: list[str] = field(default_factory=list)  # committed, rows missing: ingest again
     duplicated: list[str] = field(default_factory=list)  # two committed chunks at one span
+    build_refused: bool = False  # the installed llama.cpp must not run on this CPU
 
     @property
     def repairable(self) -> int:
@@ -67,13 +68,17 @@ def examine(index: Index) -> Checkup:
 
 
 def doctor(settings: Settings, *, fix: bool) -> tuple[Checkup, list[str]]:
-    """Examine the store the settings name (and repair it, with fix): the checkup as found,
-    and the report's lines."""
+    """Examine the store the settings name (and repair it, with fix), and whether the
+    installed llama.cpp may run on this CPU: the checkup as found, and the report's lines."""
+    from rag.llm.build import verdict
+
     index = index_for(settings)
     checkup = examine(index)
     if fix and checkup.repairable:
         repair(index, checkup)
-    return checkup, report(checkup, repaired=fix)
+    build_ok, build_line = verdict()
+    checkup.build_refused = not build_ok
+    return checkup, [*report(checkup, repaired=fix), build_line]
 
 
 def repair(index: Index, checkup: Checkup) -> None:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.answering import Answerer, make_answerer
 from rag.chunking import Chunker
@@ -22,6 +22,9 @@ from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.sources import as_hits, in_context
 from rag.store import DocumentRecord
+
+if TYPE_CHECKING:
+    from rag.llm.llamacpp import ModelState
 
 
 @dataclass(frozen=True)
@@ -202,10 +205,16 @@ class Pipeline:
         """Load the model now, so the first question's timings measure answering only."""
         self.embedder.embed(["warm up"])
 
-    def model_state(self) -> dict | None:
+    def model_state(self) -> "ModelState | None":
         """The state of the local model's process (llamacpp), or None when there is none."""
-        state = getattr(getattr(self.answerer, "llm", None), "state", None)
-        return state() if state else None
+        llm = getattr(self.answerer, "llm", None)
+        return llm.state() if hasattr(llm, "state") else None
+
+    def shutdown(self) -> None:
+        """Stop what the pipeline started: a local model's process."""
+        for answerer in [self.answerer, *self._answerers.values()]:
+            if hasattr(llm := getattr(answerer, "llm", None), "close"):
+                llm.close()
 
     def documents(self) -> list[DocumentRecord]:
         """The indexed documents."""

@@ -28,10 +28,6 @@ class LLM(Protocol):
         ...
 
 
-INSTALL_HINT = {"llamacpp": "make local  (or pip install '.[local]': compiles llama-cpp-python, "
-                            "5-9 min)"}
-
-
 def make_llm(provider: str, settings: LLMSettings) -> LLM:
     """The model a provider name stands for; its optional dependency imported only now."""
     try:
@@ -48,7 +44,6 @@ def make_llm(provider: str, settings: LLMSettings) -> LLM:
                 from rag.llm.fake import ScriptedLLM
 
                 return ScriptedLLM(settings.fake_replies, settings.fake_delay_ms)
-    except ImportError as exc:
-        raise LLMUnavailable(f"provider {provider} needs {exc.name}: "
-                             f"{INSTALL_HINT.get(provider, 'pip install it')}") from None
+    except ImportError as exc:  # llamacpp's own package is looked for by rag.llm.build
+        raise LLMUnavailable(f"provider {provider} needs {exc.name}: pip install it") from None
     raise ConfigError(f"provider {provider!r} has no language model", variable="RAG_LLM__PROVIDER")

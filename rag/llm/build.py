@@ -10,6 +10,8 @@ features are read in a child process, so a library that crashes on import takes 
 process down. Run as `python -m rag.llm.build cmake-args | check`.
 """
 
+import hashlib
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from rag.errors import LLMUnavailable
 
-VERSION = "0.3.36"
+VERSION = "0.3.36"  # as pinned in constraints.txt and pyproject.toml (a test holds them equal)
 FIX = "rebuild it with `make local` (scripts/install-llama.sh)"
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -94,6 +96,41 @@ def cmake_args(cpu: frozenset[str]) -> str:
                      *switches])
 
 
+def wheel_dir(cpu: frozenset[str]) -> Path:
+    """Where scripts/install-llama.sh keeps the wheel it builds for this version and CPU:
+    the folder's name holds a digest of both."""
+    from platformdirs import user_cache_dir
+
+    key = hashlib.sha256(f"{VERSION} {cmake_args(cpu)}".encode()).hexdigest()[:16]
+    return Path(user_cache_dir("rag-news")) / "wheels" / f"llama-cpp-python-{key}"
+
+
+def installed_from() -> tuple[str | None, str | None]:
+    """The installed llama-cpp-python's version, and the file it was installed from
+    (None for a build pip made itself, from its index or its cache)."""
+    from importlib import metadata
+
+    try:
+        found = metadata.distribution("llama_cpp_python")
+    except metadata.PackageNotFoundError:
+        return None, None
+    origin = json.loads(found.read_text("direct_url.json") or "{}").get("url")
+    return found.version, origin
+
+
+def not_ours(cpu: frozenset[str], build: Build) -> str | None:
+    """How the installed build differs from the one scripts/install-llama.sh makes here."""
+    version, origin = installed_from()
+    if version != VERSION:
+        return f"llama-cpp-python {version} is installed, not {VERSION}"
+    if not cmake_args(cpu):
+        return None  # off x86 the script keeps pip's own (native) build
+    if not (origin or "").startswith(wheel_dir(cpu).as_uri()):
+        return f"it was installed from {origin or 'a build of pip’s own (its cache?)'}"
+    differs = build.unlike(wanted(cpu))
+    return f"its instruction sets differ ({' '.join(differs)})" if differs else None
+
+
 def parse(info: str) -> Build:
     """A build from llama_print_system_info()'s "CPU : AVX = 1 | AVX2 = 1 | ..." line."""
     features = set()
@@ -165,24 +202,23 @@ def last_line(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """`cmake-args`: print CMAKE_ARGS for this CPU. `check`: exit 1 unless the installed
-    build is safe here and is the one those arguments make."""
+    """`cmake-args`: CMAKE_ARGS for this CPU. `wheel-dir`: where its wheel is kept. `check`:
+    exit 1 unless the installed build is safe here and is the one those arguments make."""
     cpu = cpu_flags()
-    if argv == ["cmake-args"]:
-        print(cmake_args(cpu))
+    if argv in (["cmake-args"], ["wheel-dir"]):
+        print(cmake_args(cpu) if argv == ["cmake-args"] else wheel_dir(cpu))
         return 0
     if argv != ["check"]:
-        print("usage: python -m rag.llm.build cmake-args | check", file=sys.stderr)
+        print("usage: python -m rag.llm.build cmake-args | wheel-dir | check", file=sys.stderr)
         return 2
     try:
         build = check()
     except LLMUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if cmake_args(cpu) and (differs := build.unlike(wanted(cpu))):
+    if differs := not_ours(cpu, build):
         print(f"error: the installed llama.cpp is not the build scripts/install-llama.sh makes "
-              f"for this CPU ({' '.join(differs)}; a wheel from pip's cache?): {FIX}",
-              file=sys.stderr)
+              f"for this CPU: {differs}; {FIX}", file=sys.stderr)
         return 1
     print(f"llama.cpp build ok: {build.info}")
     return 0

@@ -8,7 +8,7 @@ own, spoken to through the openai provider. The build is checked before the firs
 A watcher thread starts the child, and starts it again whenever it dies. An answer the dead
 child was writing fails with LLMUnavailable (503, or the extractive answer under
 RAG_LLM__ON_FAILURE=extractive); the next one waits for the new child. The child writes one
-reply at a time, in order (ChatML, the Qwen models' template), and so never interrupts one.
+reply at a time (ChatML, the Qwen models' template) and never interrupts one for another.
 """
 
 import atexit
@@ -38,15 +38,34 @@ from rag.weights import resolve
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0  # between failed starts
 GRACE_S = 2.0  # how long a broken reply waits to see whether the child died
+# What the child inherits: what a Python process needs, and no more. llama_cpp.server reads
+# its settings from unprefixed variables too (PORT, CONFIG_FILE, SSL_KEYFILE, ...).
+INHERITED = ("PATH", "HOME", "USER", "LANG", "LC_", "TMPDIR", "TEMP", "TMP", "PYTHON",
+             "VIRTUAL_ENV", "LD_LIBRARY_PATH", "OMP_", "OPENBLAS_", "GGML_", "XDG_")
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """Where the local model's process stands: "ready", "starting" or "failed" (and why),
+    and how often it was started again after dying."""
+
+    state: str
+    restarts: int
+    reason: str | None = None
 
 
 @dataclass
 class Child:
-    """One model server process and a client that speaks to it."""
+    """One model server process, a client that speaks to it, and its last stderr lines."""
 
     process: subprocess.Popen
     llm: OpenAICompatibleLLM
-    said: deque = field(default_factory=lambda: deque(maxlen=20))  # its last stderr lines
+    said: deque = field(default_factory=lambda: deque(maxlen=20))
+    drainer: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.drainer = threading.Thread(target=self.drain, daemon=True)
+        self.drainer.start()
 
     def drain(self) -> None:
         """Keep the child's last lines of stderr (and never let its pipe fill)."""
@@ -56,9 +75,16 @@ class Child:
     def reason(self) -> str:
         """Why it stopped: its exit status and its last line that says something."""
         code = self.process.poll()
-        lines = [line for line in self.said if line.strip() and not line.startswith("INFO")]
+        if code is not None:
+            self.drainer.join(1.0)  # its last words read before they are reported
+        lines = [line for line in list(self.said) if line.strip() and not line.startswith("INFO")]
         last = f": {lines[-1][:300]}" if lines else ""
         return f"{exit_reason(code) if code is not None else 'still running'}{last}"
+
+    def close(self) -> None:
+        """Stop the process if it runs, and close the client."""
+        stop(self.process)
+        self.llm.client.close()
 
 
 class ModelProcess:
@@ -68,10 +94,11 @@ class ModelProcess:
     def __init__(self, path: Path, settings: LLMSettings) -> None:
         self.path, self.settings = path, settings
         self.key = secrets.token_urlsafe(24)
+        self.start_s = max(settings.timeout_s, 60.0)  # loading a model may take a while
         self.restarts = 0
         self._state = threading.Condition()
         self._child: Child | None = None  # the running, ready child
-        self._failure: str | None = None  # why the latest start failed, until one succeeds
+        self._failure: str | None = None  # why the latest start failed, until the next try
         self._closing = False
         self._started = False  # whether a child was ever ready
         self._process: subprocess.Popen | None = None  # the child being started or running
@@ -85,64 +112,76 @@ class ModelProcess:
 
     def running(self) -> Child:
         """The ready child, waiting while one starts; LLMUnavailable if starting fails."""
-        deadline = time.monotonic() + self.settings.timeout_s
+        deadline = time.monotonic() + self.start_s
         with self._state:
             while self._child is None:
                 if self._failure is not None:
                     raise LLMUnavailable(f"the local model does not start: {self._failure}")
                 if self._closing or not self._state.wait(deadline - time.monotonic()):
-                    raise LLMUnavailable("the local model did not start within "
-                                         f"{self.settings.timeout_s:g} s")
+                    raise LLMUnavailable(f"the local model did not start within {self.start_s:g} s")
             return self._child
+
+    def state(self) -> ModelState:
+        """For /readyz: the process's state and restarts so far."""
+        with self._state:
+            if self._child is not None:
+                return ModelState("ready", self.restarts)
+            if self._failure is not None:
+                return ModelState("failed", self.restarts, self._failure)
+            return ModelState("starting", self.restarts)
 
     def _watch(self) -> None:
         """Start the child, wait for it to end, and start it again (backing off while
         starts keep failing). Runs in one long-lived thread: the child is its own."""
         failed = 0
         while not self._closing:
-            child = self._start()
+            try:
+                child = self._start()
+            except Exception as exc:  # noqa: BLE001 - a watcher that dies restarts nothing again
+                child = None
+                self._failed(f"{type(exc).__name__}: {exc}")
             if child is None:
                 failed += 1
-                time.sleep(min(2.0 ** failed, MAX_BACKOFF_S))
+                with self._state:
+                    self._state.wait_for(lambda: self._closing, min(2.0 ** failed, MAX_BACKOFF_S))
                 continue
             failed = 0
             child.process.wait()
+            reason = child.reason()
+            child.close()
             with self._state:
                 self._child = None
                 if self._closing:
                     return
                 self.restarts += 1
-            log.warning("the local model's process died (%s); starting it again", child.reason())
+            log.warning("the local model's process died (%s); starting it again", reason)
 
     def _start(self) -> Child | None:
         """One child, ready to answer; None (the failure recorded) if it does not start."""
+        with self._state:
+            self._failure = None  # a new try: whoever asks now waits for it
         port = free_port()
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # a session of its own: a Ctrl-C meant for us is not its
             command(self.path, self.settings, port), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=child_environment(self.key))
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_environment(self.key),
+            start_new_session=True)
         self._process = process
-        client = OpenAICompatibleLLM(self.settings.model_copy(update={
+        child = Child(process, OpenAICompatibleLLM(self.settings.model_copy(update={
             "base_url": f"http://127.0.0.1:{port}/v1", "api_key": SecretStr(self.key),
-            "openai_model": "local", "retries": 0}))
-        child = Child(process, client)
-        threading.Thread(target=child.drain, daemon=True).start()
+            "openai_model": "local", "retries": 0})))
         if not self._until_ready(child, port):
-            with self._state:
-                self._failure = child.reason()
-                self._state.notify_all()
-            if self._started:  # a first start's failure is raised to whoever waits on it
-                log.error("the local model does not start: %s", self._failure)
             stop(process)
+            self._failed(child.reason())
+            child.close()
             return None
         with self._state:
-            self._child, self._failure, self._started = child, None, True
+            self._child, self._started = child, True
             self._state.notify_all()
         return child
 
     def _until_ready(self, child: Child, port: int) -> bool:
         """Whether the child answers on its port before it exits or the start times out."""
-        deadline = time.monotonic() + max(self.settings.timeout_s, 60.0)
+        deadline = time.monotonic() + self.start_s
         url = f"http://127.0.0.1:{port}/v1/models"
         while time.monotonic() < deadline and not self._closing:
             if child.process.poll() is not None:
@@ -154,17 +193,16 @@ class ModelProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        child.said.append(f"no answer on port {port} within the start time")
+        child.said.append(f"no answer on port {port} within {self.start_s:g} s")
         return False
 
-    def state(self) -> dict[str, str | int]:
-        """For /readyz: "ready", "starting" or "failed" (with why), and restarts so far."""
+    def _failed(self, reason: str) -> None:
+        """Record why a start failed, for whoever waits on it."""
         with self._state:
-            if self._child is not None:
-                return {"state": "ready", "restarts": self.restarts}
-            if self._failure is not None:
-                return {"state": "failed", "restarts": self.restarts, "reason": self._failure}
-            return {"state": "starting", "restarts": self.restarts}
+            self._failure = reason
+            self._state.notify_all()
+        if self._started:  # a first start's failure is raised to whoever waits on it
+            log.error("the local model does not start: %s", reason)
 
     def broken(self, child: Child, error: LLMUnavailable) -> LLMUnavailable:
         """The error for a reply that broke off: the child's death if it died, else as is."""
@@ -180,6 +218,7 @@ class ModelProcess:
         with self._state:
             self._closing = True
             self._state.notify_all()
+        atexit.unregister(self.close)
         if self._process is not None:
             stop(self._process)
 
@@ -196,9 +235,10 @@ def command(path: Path, settings: LLMSettings, port: int) -> list[str]:
 
 
 def child_environment(key: str) -> dict[str, str]:
-    """The child's environment: ours, its key (kept off the command line, which any local
-    user can read) and no hub."""
-    return os.environ | {"API_KEY": key, "HF_HUB_OFFLINE": "1"}
+    """The child's environment: what it needs to run, its key (kept off the command line,
+    which any local user can read) and no hub."""
+    kept = {name: value for name, value in os.environ.items() if name.startswith(INHERITED)}
+    return kept | {"API_KEY": key, "HF_HUB_OFFLINE": "1"}
 
 
 def free_port() -> int:
@@ -241,7 +281,7 @@ class LlamaCppLLM:
         except LLMUnavailable as exc:
             raise self.model.broken(child, exc) from None
 
-    def state(self) -> dict[str, str | int]:
+    def state(self) -> ModelState:
         """The model process's state."""
         return self.model.state()
 

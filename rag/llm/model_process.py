@@ -5,6 +5,7 @@ Run as `python -m rag.llm.model_process PARENT_PID [llama_cpp.server's arguments
 """
 
 import os
+import resource
 import runpy
 import sys
 import threading
@@ -19,7 +20,9 @@ def orphaned_exit(parent: int) -> None:
 
 
 def main() -> None:
-    """Watch the parent in a thread, then run llama_cpp.server as if it were the command."""
+    """Watch the parent in a thread, then run llama_cpp.server as if it were the command.
+    A crash writes no core file: a model's would be as large as the model, at every crash."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     parent = int(sys.argv[1])
     threading.Thread(target=orphaned_exit, args=(parent,), daemon=True).start()
     sys.argv = ["llama_cpp.server", *sys.argv[2:]]

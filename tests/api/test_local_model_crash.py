@@ -79,7 +79,8 @@ def ready_model(api: httpx.Client, restarts: int) -> None:
     """Wait until /readyz reports the model ready after that many restarts."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if api.get("/readyz").json()["model"] == {"state": "ready", "restarts": restarts}:
+        model = api.get("/readyz").json()["model"]
+        if model["state"] == "ready" and model["restarts"] == restarts:
             return
         time.sleep(0.2)
     raise AssertionError(f"the model is not ready: {api.get('/readyz').json()}")
@@ -109,13 +110,11 @@ def test_a_segfaulting_model_fails_its_answer_not_the_service(served_store: Path
     with Server(served_store, RAG_LLM__PROVIDER="llamacpp", RAG_LLM__GGUF=MODEL,
                 RAG_LLM__THREADS="2") as server, server.client() as api, \
             Pulse(server.url) as pulse:
-        first = model_process(server)
         for restarts, stream in enumerate((True, False)):
             ready_model(api, restarts)
             status, body = asked_while_segfaulting(server, api, stream)
             assert failed_as_unavailable(status, body), (status, body)
         ready_model(api, 2)  # started again after each crash
-        assert model_process(server) != first
         answer = api.post("/v1/ask", json={"question": QUESTION}, timeout=300).json()
         assert answer["provider"] == "llamacpp" and not answer["refused"], answer
         assert answer["verification"]["sentences"] >= 1  # the new model wrote, and was checked
@@ -131,5 +130,5 @@ def test_a_model_that_cannot_start_is_one_line(store: Path, tmp_path: Path) -> N
     result = rag("ask", QUESTION, "--provider", "llamacpp", store=store,
                  RAG_LLM__GGUF=str(broken))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: the local model does not start: exit 1")
-    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: the local model does not start: exit 1: ")
+    assert "Failed to load model" in result.stderr and result.stderr.count("\n") == 1

@@ -79,13 +79,23 @@ def test_ask_and_doctor_refuse_a_crashing_build_in_one_line(amx_llama: Path, sto
     assert doctor.returncode == 1 and "llama.cpp: refused: llama.cpp was built with AMX" in doctor.stdout
 
 
+def test_the_version_built_is_the_version_pinned() -> None:
+    from tests.conftest import ROOT
+
+    pin = f"llama_cpp_python=={build.VERSION}\n"
+    assert pin in (ROOT / "constraints.txt").read_text()
+    assert f'"llama-cpp-python[server]=={build.VERSION}"' in (ROOT / "pyproject.toml").read_text()
+
+
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="make local")
 def test_the_installed_build_is_ours_without_amx() -> None:
     checked = subprocess.run([sys.executable, "-m", "rag.llm.build", "check"],
                              capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     installed, cpu = build.installed(), build.cpu_flags()
-    assert "AMX_INT8" not in installed.features and installed.unlike(build.wanted(cpu)) == []
+    assert "AMX_INT8" not in installed.features and build.not_ours(cpu, installed) is None
+    if build.cmake_args(cpu):  # installed from the wheel the script built, not pip's own
+        assert build.installed_from()[1].startswith(build.wheel_dir(cpu).as_uri())
     if cpu & {"amx_int8", "amx_tile"}:
         assert "AVX512" not in installed.features
     library = Path(importlib.util.find_spec("llama_cpp").origin).parent / "lib"
