@@ -79,7 +79,7 @@ def gather(name: str, questions: str, corpus: str, limit: int | None,
         if pool:
             found = features(record.question, evidence_of(record.question, retrieved, pool))
             values = np.array([found[f] for f in FEATURES])
-            draft = compose(answerer.select(pool, vectors))
+            draft = compose(answerer.select(record.question, pool, vectors))
             answer = SimpleNamespace(answer=draft.text, refused=False, citations=draft.citations)
             right = record.answerable and metrics.correct(answer, record)
         rows.append(Row(name, f"{name}/{record.article or record.id}", record.answerable, right, values, weight))

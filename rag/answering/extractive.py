@@ -1,9 +1,13 @@
-"""The model-free answerer: quote the retrieved sentences that best answer the question.
+"""The answerer that writes nothing: quote the retrieved sentences that best answer the
+question.
 
 Each sentence is scored by meaning (cosine similarity with the question), by how much of
 the question's weighted content words it and its neighbours contain, and by how well its
-chunk was retrieved. The best few become the answer, each followed by its citation; when
-even the best is weak, the answer is a refusal instead of an off-topic quote.
+chunk was retrieved. When even the best is weak, the answer is a refusal instead of an
+off-topic quote. Otherwise the reader (a cross-encoder, when there is one) reads the best
+few with the question and its best few become the answer, each followed by its citation:
+word overlap finds the passage, and also ranks high a sentence on the topic that does not
+answer, which reading puts below the one that does.
 """
 
 import math
@@ -18,6 +22,7 @@ from rag.answering.answerability import (ASKS_QUANTITY, STATES_QUANTITY, Answera
                                          Evidence, features)
 from rag.embedding import Embedder
 from rag.models import Citation
+from rag.reader import Reader
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
 from rag.text import Span, content_terms, instruction_like, text_terms, words
@@ -52,9 +57,11 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, settings: LLMSettings) -> None:
+    def __init__(self, embedder: Embedder, settings: LLMSettings,
+                 reader: "ChosenBy | None" = None) -> None:
         self.embedder = embedder
         self.settings = settings
+        self.reader = reader
         self.model = (AnswerabilityModel.load(settings.refusal_model)
                       if settings.refusal == "model" else None)
         if self.model is None:
@@ -68,7 +75,7 @@ class ExtractiveAnswerer:
         pool, vectors = self.ranked(question, retrieved)
         if not self.answerable(question, retrieved, pool):
             return Draft(REFUSAL, refused=True)
-        return compose(self.select(pool, vectors))
+        return compose(self.select(question, pool, vectors))
 
     def answerable(self, question: str, retrieved: Retrieved, pool: list[Candidate]) -> bool:
         """Whether the evidence answers the question: the answerability model's probability
@@ -110,16 +117,39 @@ class ExtractiveAnswerer:
         yield from pieces(draft.text)
         return draft
 
-    def select(self, pool: list[Candidate], vectors: np.ndarray) -> list[Candidate]:
-        """The best sentence and close runners-up that say something new (pool best first)."""
-        best = pool[0].score
+    def select(self, question: str, pool: list[Candidate], vectors: np.ndarray) -> list[Candidate]:
+        """The best sentence and close runners-up that say something new (pool best first):
+        by the reader's scores of the first few, when there is a reader, else by the pool's."""
+        if self.reader is None:
+            ranking = [(i, c.score) for i, c in enumerate(pool)]
+            margin = CLOSE_TO_BEST
+        else:
+            ranking = self.reader.rank(question, [c.span.text for c in pool])
+            margin = self.reader.margin
+        best = ranking[0][1]
         picked: list[int] = []
-        for i, candidate in enumerate(pool):
-            if len(picked) == self.settings.max_sentences or candidate.score < best - CLOSE_TO_BEST:
+        for i, value in ranking:
+            if len(picked) == self.settings.max_sentences or value < best - margin:
                 break
             if all(float(vectors[i] @ vectors[j]) < 0.9 for j in picked):
                 picked.append(i)
         return [pool[i] for i in picked]
+
+
+@dataclass
+class ChosenBy:
+    """The reader as the answerer uses it: how many of the best candidates it reads, and how
+    close to the best one a further sentence must score."""
+
+    reader: Reader
+    pairs: int
+    margin: float
+    batch: int
+
+    def rank(self, question: str, texts: list[str]) -> list[tuple[int, float]]:
+        """(index, logit) of the first `pairs` texts, best first."""
+        logits = self.reader.score(question, texts[:self.pairs], self.batch)
+        return sorted(enumerate(logits.tolist()), key=lambda pair: -pair[1])
 
 
 def candidates(retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.api.conftest import Server
 from tests.llm.test_local_models import MODEL, QUESTION, model_path
