@@ -16,7 +16,7 @@ from rag.pipeline import Pipeline
 from rag.settings import load_settings
 from tests.api.conftest import Server
 
-QUESTION = "What did the treaty promise?"  # three sentences from two articles
+QUESTION = "What did the treaty promise?"  # two or more cited sentences on mutual assistance
 SOURCE_LINE = re.compile(r"^- \[(\d+)\] (.+) — (\S+): “(.+)”$")
 
 
@@ -48,8 +48,9 @@ def test_the_text_ends_with_the_numbered_sources_the_citations_hold(openai_clien
     completion = ask(openai_client, QUESTION)
     citations = completion.model_extra["citations"]
     answer, sources = listed_sources(completion.choices[0].message.content)
-    assert "Article 51" in answer and "[3]" in answer and "Sources" not in answer
-    assert len(citations) == 3 and sources == cited(citations)  # quotes word for word
+    assert len(citations) >= 2 and f"[{len(citations)}]" in answer
+    assert "mutual" in answer and "Sources" not in answer
+    assert sources == cited(citations)  # quotes word for word
 
 
 def test_the_stream_sends_the_sources_as_one_delta_before_the_last_chunk(openai_client) -> None:
@@ -57,7 +58,7 @@ def test_the_stream_sends_the_sources_as_one_delta_before_the_last_chunk(openai_
         model="rag-news", stream=True, messages=[{"role": "user", "content": QUESTION}]))
     block = chunks[-2].choices[0].delta.content
     answer = "".join(c.choices[0].delta.content or "" for c in chunks[:-2])
-    assert "Article 51" in answer and "Sources" not in answer
+    assert "mutual" in answer and "Sources" not in answer
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert listed_sources(answer + block)[1] == cited(chunks[-1].model_extra["citations"])
     assert answer + block == ask(openai_client, QUESTION).choices[0].message.content
@@ -66,10 +67,10 @@ def test_the_stream_sends_the_sources_as_one_delta_before_the_last_chunk(openai_
 def test_sources_in_text_false_gives_the_bare_answer_and_the_citations(openai_client) -> None:
     bare = ask(openai_client, QUESTION, extra_body={"sources_in_text": False})
     content = bare.choices[0].message.content
-    assert "Sources:" not in content and "[3]" in content and "Article 51" in content
-    assert bare.model_extra["citations"][0]["source"] == "001_1346c328f81362a0.txt"
-    shown = ask(openai_client, QUESTION).choices[0].message.content
-    assert listed_sources(shown)[0] == content  # the same answer, then its sources
+    assert "Sources:" not in content and "[2]" in content and "mutual" in content
+    shown = ask(openai_client, QUESTION)
+    assert listed_sources(shown.choices[0].message.content)[0] == content  # then its sources
+    assert bare.model_extra["citations"] == shown.model_extra["citations"]
 
 
 def test_a_refusal_has_no_sources_block(openai_client) -> None:
