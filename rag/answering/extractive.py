@@ -75,7 +75,7 @@ class ExtractiveAnswerer:
         pool, vectors = self.ranked(question, retrieved)
         if not self.answerable(question, retrieved, pool):
             return Draft(REFUSAL, refused=True)
-        return compose(self.select(question, pool, vectors))
+        return compose(self.select(retrieved.focus or question, pool, vectors))
 
     def answerable(self, question: str, retrieved: Retrieved, pool: list[Candidate]) -> bool:
         """Whether the evidence answers the question: the answerability model's probability
@@ -119,7 +119,9 @@ class ExtractiveAnswerer:
 
     def select(self, question: str, pool: list[Candidate], vectors: np.ndarray) -> list[Candidate]:
         """The best sentence and close runners-up that say something new (pool best first):
-        by the reader's scores of the first few, when there is a reader, else by the pool's."""
+        by the reader's scores of the first few, when there is a reader, else by the pool's.
+        In a follow-up the reader reads what the turn itself asked (its pronouns resolved),
+        not the conversation joined to it."""
         if self.reader is None:
             ranking = [(i, c.score) for i, c in enumerate(pool)]
             margin = CLOSE_TO_BEST

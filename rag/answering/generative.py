@@ -79,7 +79,7 @@ class GenerativeAnswerer:
             return checked.draft()
         # Nothing checked out (or the model said the sources do not say, which small models
         # also say of answerable questions): the extractive answer, which refuses on weak evidence.
-        fallback = self.extractive.select(question, pool, vectors)
+        fallback = self.extractive.select(retrieved.focus or question, pool, vectors)
         replacement = compose(fallback) if fallback else Draft(REFUSAL, refused=True)
         yield from pieces(replacement.text)
         return checked.draft(replacement, "extractive" if fallback else "refusal")
