@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.reader import MS_MARCO, Reader
+from rag.answering.extractive import ChosenBy
 from rag.settings import load_settings
 
 from evals.datasets import EvalRecord, load_dataset
@@ -40,7 +40,7 @@ def auc(positives: list[float], negatives: list[float]) -> float:
 def probe(dataset: Path, corpus: Path, limit: int | None, pairs: int) -> dict[str, float]:
     """The figures for one set."""
     settings = load_settings()
-    reader = Reader.load(settings.llm.models_dir / MS_MARCO.folder)
+    reader = ChosenBy(settings.reader, settings.llm.models_dir).load()  # RAG_READER__MODEL too
     pipeline = eval_pipeline(settings, corpus)
     pipeline.warm_up()
     ranked = pipeline.answerer.ranked

@@ -39,12 +39,13 @@ def settings_for(provider: str | None = None):  # noqa: ANN201 - imported lazily
     return settings
 
 
-def pipeline(provider: str | None = None):  # noqa: ANN201 - imported lazily: `rag --help` is instant
-    """The pipeline for the current settings (and provider, if given), its models loaded."""
+def pipeline(provider: str | None = None, answering: bool = True):  # noqa: ANN201 - imported lazily: `rag --help` is instant
+    """The pipeline for the current settings (and provider, if given), its models loaded
+    (the reader only when answering)."""
     from rag.pipeline import build_pipeline
 
     built = build_pipeline(settings_for(provider))
-    built.warm_up()
+    built.warm_up(answering)
     return built
 
 
@@ -58,7 +59,7 @@ def main() -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again.")
 def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Index .txt, .md and .html files or folders (default: seeds/)."""
-    report = pipeline().ingest(paths or (Path("seeds"),), progress=progress_printer("file"),
+    report = pipeline(answering=False).ingest(paths or (Path("seeds"),), progress=progress_printer("file"),
                                rebuild=rebuild)
     for path, reason in report.skipped.items():
         click.echo(f"warning: skipped {path}: {reason}", err=True)
@@ -225,7 +226,7 @@ def chat_command(top_k: int | None, provider: str | None) -> None:
 @filter_options
 def search_command(query: str, top_k: int | None, as_json: bool, **filters) -> None:  # noqa: ANN003
     """Show the chunks that best match QUERY, best first, without answering."""
-    hits = pipeline().search(query, top_k=top_k, filters=filters_from(**filters))
+    hits = pipeline(answering=False).search(query, top_k=top_k, filters=filters_from(**filters))
     if as_json:
         click.echo(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return

@@ -203,9 +203,13 @@ class Pipeline:
             return None
         return matching_sources(filters, self.documents())
 
-    def warm_up(self) -> None:
-        """Load the model now, so the first question's timings measure answering only."""
+    def warm_up(self, answering: bool = True) -> None:
+        """Load the models now, so the first question's timings measure answering only and
+        a missing one fails here: the embedder, and the reader unless only ingesting or
+        searching (ModelUnavailable naming `rag model pull ms-marco-minilm-l12`)."""
         self.embedder.embed(["warm up"])
+        if answering and self.reader is not None:
+            self.reader.load()
 
     def model_state(self) -> "ModelState | None":
         """The state of the local model's process (llamacpp), or None when there is none."""
@@ -259,15 +263,11 @@ def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipe
 
 
 def chosen_by(settings: Settings) -> "ChosenBy | None":
-    """The reader the settings ask for, loaded (None when RAG_READER__ENABLED is false);
-    ModelUnavailable naming `rag model pull ms-marco-minilm-l12` when it is missing."""
+    """The reader the settings ask for, not loaded yet (None when RAG_READER__ENABLED is
+    false)."""
     from rag.answering.extractive import ChosenBy
-    from rag.reader import load_reader
 
-    reader = load_reader(settings.reader, settings.llm.models_dir)
-    if reader is None:
-        return None
-    return ChosenBy(reader, settings.reader.pairs, settings.reader.margin, settings.reader.batch)
+    return ChosenBy(settings.reader, settings.llm.models_dir) if settings.reader.enabled else None
 
 
 def ready_pipeline(settings: Settings) -> Pipeline:
@@ -281,8 +281,13 @@ def ready_pipeline(settings: Settings) -> Pipeline:
 
 def check_serving(settings: Settings) -> None:
     """What every server process will need, checked once without loading a model: the
-    embedder's weights, a store built by that embedder, and a local model's file and build."""
+    embedder's weights, a store built by that embedder, the reader, and a local model's
+    file and build."""
     index_for(settings).open(create=True)
+    if reader := chosen_by(settings):
+        from rag.reader import verify
+
+        verify(reader.folder)
     if settings.llm.provider == "llamacpp":
         from rag.llm.build import check
         from rag.weights import resolve

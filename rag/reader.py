@@ -22,7 +22,6 @@ from typing import IO
 import numpy as np
 
 from rag.errors import ModelUnavailable
-from rag.settings import ReaderSettings
 from rag.weights import wheel_folder
 
 
@@ -152,6 +151,14 @@ def problems(folder: Path) -> list[str]:
     return [f"{name} is missing" for name in READ_FILES if not (folder / name).is_file()]
 
 
+def verify(folder: Path) -> None:
+    """ModelUnavailable, in one line with the command that fixes it, unless the folder
+    holds a reader's files (the pulled default's checked against their sha256s)."""
+    if found := problems(folder):
+        raise ModelUnavailable(f"reader model at {folder}: {'; '.join(found)}; "
+                               f"{MS_MARCO.pull_hint}")
+
+
 def mismatches(folder: Path, model: PackagedCrossEncoder) -> list[str]:
     """What is wrong with a pulled model's folder: missing or altered files."""
     found = []
@@ -187,9 +194,7 @@ class Reader:
     def load(cls, folder: Path, *, threads: int | None = None) -> "Reader":
         """The cross-encoder in folder (the pulled default is checked against its sha256s);
         ModelUnavailable, in one line with the command that fixes it, if it cannot load."""
-        if found := problems(folder):
-            raise ModelUnavailable(f"reader model at {folder}: {'; '.join(found)}; "
-                                   f"{MS_MARCO.pull_hint}")
+        verify(folder)
         tokenizer, counter = pair_tokenizer(folder), plain_tokenizer(folder)
         return cls(open_session(folder / "model.onnx", threads), tokenizer, counter)
 
@@ -267,11 +272,3 @@ def open_session(graph: Path, threads: int | None):  # noqa: ANN201 - onnxruntim
     if session.get_outputs()[0].shape[-1] != 1:
         raise ModelUnavailable(f"{graph} is not a cross-encoder with one output logit")
     return session
-
-
-def load_reader(settings: ReaderSettings, models_dir: Path) -> Reader | None:
-    """The reader the settings name (None when it is turned off); ModelUnavailable, naming
-    the pull command, when its files are missing or altered."""
-    if not settings.enabled:
-        return None
-    return Reader.load(settings.model or models_dir / MS_MARCO.folder, threads=settings.threads)

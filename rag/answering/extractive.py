@@ -11,9 +11,11 @@ answer, which reading puts below the one that does.
 """
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -22,9 +24,9 @@ from rag.answering.answerability import (ASKS_QUANTITY, STATES_QUANTITY, Answera
                                          Evidence, features)
 from rag.embedding import Embedder
 from rag.models import Citation
-from rag.reader import Reader
+from rag.reader import MS_MARCO, Reader
 from rag.retrieval import Retrieved
-from rag.settings import LLMSettings
+from rag.settings import LLMSettings, ReaderSettings
 from rag.text import Span, content_terms, instruction_like, text_terms, words
 
 # Weights of the three signals; chosen on the golden set and squad-dev-48 (evals/README.md).
@@ -138,19 +140,29 @@ class ExtractiveAnswerer:
         return [pool[i] for i in picked]
 
 
-@dataclass
 class ChosenBy:
-    """The reader as the answerer uses it: how many of the best candidates it reads, and how
-    close to the best one a further sentence must score."""
+    """The reader as the answerer uses it (RAG_READER__*): how many of the best candidates
+    it reads, and how close to the best one a further sentence must score. Its model loads
+    on first use or at load(): ingesting and searching never need it."""
 
-    reader: Reader
-    pairs: int
-    margin: float
-    batch: int
+    def __init__(self, settings: ReaderSettings, models_dir: Path) -> None:
+        self.settings = settings
+        self.folder = settings.model or models_dir / MS_MARCO.folder
+        self.margin = settings.margin
+        self._reader: Reader | None = None
+        self._loading = threading.Lock()
+
+    def load(self) -> Reader:
+        """The cross-encoder, loaded once; ModelUnavailable naming the pull command when
+        its files are missing or altered."""
+        with self._loading:
+            if self._reader is None:
+                self._reader = Reader.load(self.folder, threads=self.settings.threads)
+            return self._reader
 
     def rank(self, question: str, texts: list[str]) -> list[tuple[int, float]]:
         """(index, logit) of the first `pairs` texts, best first."""
-        logits = self.reader.score(question, texts[:self.pairs], self.batch)
+        logits = self.load().score(question, texts[:self.settings.pairs], self.settings.batch)
         return sorted(enumerate(logits.tolist()), key=lambda pair: -pair[1])
 
 

@@ -40,8 +40,11 @@ def test_the_reader_picks_the_sentence_that_answers(make_pipeline, corpus: Path,
 
 
 def test_without_its_model_the_service_names_the_pull_command(store: Path, tmp_path: Path) -> None:
-    missing = rag("ask", "Who went with Putin?", store=store,
-                  RAG_READER__MODEL=str(tmp_path / "nowhere"))
+    nowhere = {"RAG_READER__MODEL": str(tmp_path / "nowhere")}
+    ingested = rag("ingest", str(ROOT / "seeds"), store=tmp_path / "new", **nowhere)
+    assert ingested.returncode == 0, ingested.stderr  # `make run` indexes before it pulls
+    assert rag("search", "the treaty", store=tmp_path / "new", **nowhere).returncode == 0
+    missing = rag("ask", "Who went with Putin?", store=store, **nowhere)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1
     assert "rag model pull ms-marco-minilm-l12" in missing.stderr
     assert rag("ask", "Who went with Putin?", store=store, RAG_READER__MODEL=str(tmp_path),
