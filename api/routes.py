@@ -44,7 +44,8 @@ async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a s
 @router.post("/search", response_model=list[SearchHit])
 def search(body: SearchRequest, request: Request) -> list[SearchHit]:
     """The chunks nearest to the query, best first, without an answer."""
-    return request.app.state.pipeline.search(body.query, top_k=body.top_k, filters=body.filters)
+    return request.app.state.pipeline.search(body.query, top_k=body.top_k, filters=body.filters,
+                                             rerank=body.rerank)
 
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {

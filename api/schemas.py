@@ -59,6 +59,9 @@ class SearchRequest(BaseModel):
     query: str
     top_k: int | None = Field(None, ge=1, le=50)
     filters: Filters | None = None
+    rerank: bool | None = Field(None, description="Have the reader read the best passages "
+                                "whole and order them by its score (reader_score in each "
+                                "hit); default: the service's RAG_READER__RERANK.")
 
 
 class TextDocument(BaseModel):

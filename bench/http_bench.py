@@ -8,7 +8,8 @@ run against the same server: GET /healthz (the HTTP stack alone) and POST /v1/se
 
 Deployments: `embedded-1` is `rag serve` on its own store folder (the default);
 `server-N` is `rag serve --workers N` in front of a `chroma run` server on the same
-machine. Each indexes the corpus (re-used when unchanged), starts its processes on free
+machine; `:reader-off` after either runs it with RAG_READER__ENABLED=false (the baseline for
+the reader's cost: `--deployments embedded-1:reader-off,embedded-1`). Each indexes the corpus (re-used when unchanged), starts its processes on free
 127.0.0.1 ports and stops them at the end. Request counts are bounded; nothing leaves the
 machine. With --json FILE the figures are also written there.
 """
@@ -71,9 +72,14 @@ def start(command: list[str], port: int, health: str, env: dict[str, str],
 
 def deploy(name: str, corpus: Path, store: Path, stack: ExitStack) -> tuple[str, list[int]]:
     """Index the corpus and start the deployment; (its URL, the pids of its processes)."""
-    workers = 1 if name == "embedded-1" else int(name.removeprefix("server-"))
+    kind, _, variant = name.partition(":")
+    if variant not in ("", "reader-off"):
+        raise SystemExit(f"{name}: the only variant is :reader-off")
+    workers = 1 if kind == "embedded-1" else int(kind.removeprefix("server-"))
     env = os.environ | {"RAG_STORE__PATH": str(store)}
-    if name != "embedded-1":
+    if variant == "reader-off":
+        env["RAG_READER__ENABLED"] = "false"
+    if kind != "embedded-1":
         port = free_port()
         chroma = start([CHROMA, "run", "--path", str(store.with_name(store.name + "-chroma")),
                         "--host", "127.0.0.1", "--port", str(port)], port, "/api/v2/heartbeat",

@@ -1,6 +1,15 @@
 """What the cross-encoder reader (rag/reader.py) would change, measured before it is wired in.
 
     .venv/bin/python -m evals.reader_probe --dataset D --corpus C [--limit N] [--pairs 12]
+    .venv/bin/python -m evals.reader_probe --dataset D --corpus C --passages 5 10 20
+
+With --passages: how the reader re-ranking the retrieved passages (the first N, whole)
+moves the first relevant one (hit@1, hit@5, MRR of the first five), against retrieval
+alone, and what it costs per question.
+
+With --windows: what to read for the refusal decision. The ROC AUC of the reader's best
+logit over the 5 best-scored sentences alone, 10 alone, 5 each with its neighbours, 3 with
+their neighbours, and the 3 best chunks whole; and the ms per question of each.
 
 Each question is retrieved and its candidate sentences ranked as the service does (the
 extractive answerer's score); the reader then scores the first `pairs` of them. Printed:
@@ -17,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answering.extractive import ChosenBy
+from rag.answering.evidence import BudgetedReader
 from rag.settings import load_settings
 
+from evals import metrics
 from evals.datasets import EvalRecord, load_dataset
 from evals.runner import eval_pipeline, spread
 
@@ -40,10 +50,10 @@ def auc(positives: list[float], negatives: list[float]) -> float:
 def probe(dataset: Path, corpus: Path, limit: int | None, pairs: int) -> dict[str, float]:
     """The figures for one set."""
     settings = load_settings()
-    reader = ChosenBy(settings.reader, settings.llm.models_dir).load()  # RAG_READER__MODEL too
+    reader = BudgetedReader(settings.reader, settings.llm.models_dir).load()  # RAG_READER__MODEL too
     pipeline = eval_pipeline(settings, corpus)
     pipeline.warm_up()
-    ranked = pipeline.answerer.ranked
+    ranked = pipeline.answerer.stage.ranked
     today, ours, ceiling, best, costs = [], [], [], {True: ([], []), False: ([], [])}, []
     for record in spread(load_dataset(dataset), limit):
         retrieved = pipeline.retriever.retrieve(record.question, settings.retrieval.top_k)
@@ -68,6 +78,79 @@ def probe(dataset: Path, corpus: Path, limit: int | None, pairs: int) -> dict[st
             "reader ms per question, p95": 1000 * float(np.percentile(costs, 95))}
 
 
+def passages(dataset: Path, corpus: Path, limit: int | None, depths: list[int]) -> dict:
+    """hit@1, hit@5 and MRR of retrieval's order and of the reader's order of its first N
+    passages, for each N; the reader's ms per question."""
+    settings = load_settings()
+    reader = BudgetedReader(settings.reader, settings.llm.models_dir)
+    pipeline = eval_pipeline(settings, corpus)
+    pipeline.warm_up()
+    ranks = {"retrieval": []} | {f"reader over {n}": [] for n in depths}
+    costs = {n: [] for n in depths}
+    records = [r for r in spread(load_dataset(dataset), limit) if r.answerable]
+    for record in records:
+        chunks = pipeline.retriever.retrieve(record.question, max(depths)).chunks
+        relevant = [metrics.relevant(c.source, c.text, record) for c, _ in chunks]
+        ranks["retrieval"].append(first(relevant))
+        for n in depths:
+            began = time.perf_counter()
+            order = reader.rank(record.question, [c.text for c, _ in chunks[:n]], pairs=n)
+            costs[n].append(time.perf_counter() - began)
+            ranks[f"reader over {n}"].append(first([relevant[i] for i, _ in order]))
+    figures = {"questions": len(records)}
+    for name, found in ranks.items():
+        figures[f"{name}: hit@1"] = float(np.mean([metrics.hit_at(r, 1) for r in found]))
+        figures[f"{name}: hit@5"] = float(np.mean([metrics.hit_at(r, 5) for r in found]))
+        figures[f"{name}: MRR@5"] = float(np.mean([metrics.reciprocal_rank(r) if r and r <= 5
+                                                  else 0.0 for r in found]))
+    for n in depths:
+        figures[f"reader over {n}: ms per question, median"] = 1000 * statistics.median(costs[n])
+    return figures
+
+
+def windows(dataset: Path, corpus: Path, limit: int | None) -> dict:
+    """The AUC and cost of the reader's best logit over each way of reading."""
+    settings = load_settings()
+    pipeline = eval_pipeline(settings, corpus)
+    pipeline.warm_up()
+    stage = pipeline.answerer.stage
+    reader = BudgetedReader(settings.reader, settings.llm.models_dir).load()
+    ways = {"5 sentences": lambda pool, chunks: [c.span.text for c in pool[:5]],
+            "10 sentences": lambda pool, chunks: [c.span.text for c in pool[:10]],
+            "5 with neighbours": lambda pool, chunks: [around(c) for c in pool[:5]],
+            "3 with neighbours": lambda pool, chunks: [around(c) for c in pool[:3]],
+            "3 chunks": lambda pool, chunks: [c.text for c, _ in chunks[:3]]}
+    best = {way: {True: [], False: []} for way in ways}
+    costs = {way: 0.0 for way in ways}
+    asked = 0
+    for record in spread(load_dataset(dataset), limit):
+        retrieved = pipeline.retriever.retrieve(record.question, settings.retrieval.top_k)
+        pool, _ = stage.ranked(record.question, retrieved)
+        if not pool:
+            continue
+        asked += 1
+        for way, texts in ways.items():
+            began = time.perf_counter()
+            logits = reader.score(record.question, texts(pool, retrieved.chunks))
+            costs[way] += time.perf_counter() - began
+            best[way][record.answerable].append(float(logits.max()))
+    figures = {"questions": asked}
+    for way in ways:
+        figures[f"{way}: refusal AUC"] = auc(best[way][True], best[way][False])
+        figures[f"{way}: ms per question"] = 1000 * costs[way] / max(asked, 1)
+    return figures
+
+
+def around(candidate) -> str:  # noqa: ANN001 - a Candidate
+    """A candidate sentence with its neighbours."""
+    return " ".join(s.text for s in candidate.neighbours)
+
+
+def first(relevant: list[bool]) -> int | None:
+    """1-based rank of the first relevant passage."""
+    return next((rank for rank, hit in enumerate(relevant, 1) if hit), None)
+
+
 def main() -> None:
     """Parse the arguments, probe, print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,9 +158,16 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path("seeds"))
     parser.add_argument("--limit", type=int)
     parser.add_argument("--pairs", type=int, default=12)
+    parser.add_argument("--passages", type=int, nargs="+")
+    parser.add_argument("--windows", action="store_true")
     args = parser.parse_args()
-    figures = probe(args.dataset, args.corpus, args.limit, args.pairs)
-    print(f"| {args.dataset} ({args.pairs} pairs) | |\n|---|---|")
+    if args.windows:
+        figures = windows(args.dataset, args.corpus, args.limit)
+    elif args.passages:
+        figures = passages(args.dataset, args.corpus, args.limit, args.passages)
+    else:
+        figures = probe(args.dataset, args.corpus, args.limit, args.pairs)
+    print(f"| {args.dataset} | |\n|---|---|")
     for name, value in figures.items():
         print(f"| {name} | {value:.3f} |" if isinstance(value, float) else f"| {name} | {value} |")
 

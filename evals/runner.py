@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import fmean
 
-from rag.answering.answerability import AnswerabilityModel
+from rag.answering.answerability import READER_FEATURES, AnswerabilityModel
+from rag.answering.evidence import refusal_rule
 from rag.errors import ConfigError, SourceError
 from rag.loading import discover, load
 from rag.models import Answer, SearchHit
@@ -201,10 +202,12 @@ def gate_for(settings: Settings, dataset: Path, gate: bool,
 
 
 def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | None = None,
-             baseline: bool = False, gate: bool = True, progress: Progress | None = None,
+             baseline: bool = False, gate: bool = True, compare: bool = True,
+             progress: Progress | None = None,
              say: Callable[[str], None] = lambda _: None) -> EvalOutcome:
     """Score our pipeline (and optionally the baseline) on a dataset; write the reports.
-    A gated run with no thresholds to be held to fails before any work."""
+    With compare, a set with unanswerable questions is also answered refusing by the
+    decision not in use. A gated run with no thresholds to be held to fails before any work."""
     records = spread(load_dataset(dataset), limit)
     minimums = gate_for(settings, dataset, gate, say)
     stale = model_problems(settings)  # a missing model stops the run here, before any work
@@ -215,12 +218,15 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
     say(f"asking {len(records)} questions with provider {ours.answerer.name}")
     results = [run_pipeline(f"ours ({ours.answerer.name})", ours.ask, ours.search, records,
                             texts, progress)]
-    if ours.answerer.name == "extractive" and not all(r.answerable for r in records):
+    if compare and ours.answerer.name == "extractive" and not all(r.answerable for r in records):
         # a language model's run is not repeated: the decision it follows is the same one
         name, other = other_refusal(ours.settings)
-        rival = build_pipeline(other, embedder=ours.embedder)
-        say(f"asking {len(records)} questions refusing by the {name}, for comparison")
-        results.append(run_pipeline(name, rival.ask, rival.search, records, texts, progress))
+        if other is None:
+            say(f"the {name} reads the reader's scores: with the reader off it is not compared")
+        else:
+            rival = build_pipeline(other, embedder=ours.embedder, reader=ours.reader)
+            say(f"asking {len(records)} questions refusing by the {name}, for comparison")
+            results.append(run_pipeline(name, rival.ask, rival.search, records, texts, progress))
     if baseline:
         from evals.baseline import Bm25Only, NaiveLlamaIndex
 
@@ -235,12 +241,17 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
     return outcome
 
 
-def other_refusal(settings: Settings) -> tuple[str, Settings]:
+def other_refusal(settings: Settings) -> tuple[str, Settings | None]:
     """The refusal decision not in use (the answerability model, or the threshold rule),
-    and the same settings with it: a set with unanswerable questions scores both."""
-    refusal = "model" if settings.llm.refusal == "threshold" else "threshold"
-    llm = settings.llm.model_copy(update={"refusal": refusal, "refusal_threshold": None})
+    and the same settings with it (None when it cannot decide: the model reads the reader's
+    scores and the reader is off): a set with unanswerable questions scores both."""
+    in_use = refusal_rule(settings.llm, settings.reader.enabled)
+    refusal = "model" if in_use == "threshold" else "threshold"
     name = "answerability model" if refusal == "model" else "threshold rule"
+    if (refusal == "model" and not settings.reader.enabled and READER_FEATURES
+            & set(AnswerabilityModel.load(settings.llm.refusal_model).features)):
+        return name, None
+    llm = settings.llm.model_copy(update={"refusal": refusal, "refusal_threshold": None})
     return name, settings.model_copy(update={"llm": llm})
 
 

@@ -223,15 +223,20 @@ def chat_command(top_k: int | None, provider: str | None) -> None:
 @click.argument("query")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+@click.option("--rerank/--no-rerank", default=None,
+              help="Have the reader order the best passages (default: RAG_READER__RERANK).")
 @filter_options
-def search_command(query: str, top_k: int | None, as_json: bool, **filters) -> None:  # noqa: ANN003
+def search_command(query: str, top_k: int | None, as_json: bool, rerank: bool | None,
+                   **filters) -> None:  # noqa: ANN003
     """Show the chunks that best match QUERY, best first, without answering."""
-    hits = pipeline(answering=False).search(query, top_k=top_k, filters=filters_from(**filters))
+    hits = pipeline(answering=False).search(query, top_k=top_k, filters=filters_from(**filters),
+                                            rerank=rerank)
     if as_json:
         click.echo(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return
     for rank, hit in enumerate(hits, 1):
-        click.echo(f"{rank}. {hit.score:.3f}  {hit.source} [{hit.start}:{hit.end}]  {hit.title}")
+        read = "" if hit.reader_score is None else f"  (reader {hit.reader_score:+.2f})"
+        click.echo(f"{rank}. {hit.score:.3f}{read}  {hit.source} [{hit.start}:{hit.end}]  {hit.title}")
         click.echo(f"   {shorten(' '.join(hit.text.split()), 240)}")
 
 
@@ -247,14 +252,18 @@ def search_command(query: str, top_k: int | None, as_json: bool, **filters) -> N
 @click.option("--no-gate", is_flag=True,
               help="Do not hold the results to evals/thresholds.toml (a new dataset, or a "
                    "provider with no entry there).")
+@click.option("--compare/--no-compare", default=True, show_default=True,
+              help="On a set with unanswerable questions, also score the refusal decision "
+                   "not in use.")
 def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str | None,
-                 baseline: bool, no_gate: bool) -> None:
+                 baseline: bool, no_gate: bool, compare: bool) -> None:
     """Score answers and retrieval on a dataset; exit 1 when below evals/thresholds.toml, or
     when it has no entry for the dataset and provider (unless --no-gate)."""
     from evals.runner import run_eval, table
 
     outcome = run_eval(settings_for(provider), dataset, corpus, limit=limit, baseline=baseline,
-                       gate=not no_gate, progress=progress_printer("questions", every_tenth=True),
+                       gate=not no_gate, compare=compare,
+                       progress=progress_printer("questions", every_tenth=True),
                        say=lambda line: click.echo(line, err=True))
     click.echo(table(outcome))
     click.echo("reports: " + ", ".join(str(p) for p in outcome.reports))

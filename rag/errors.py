@@ -28,6 +28,13 @@ class InvalidQuestion(RagError):
     status = 422
 
 
+class ReaderOff(RagError):
+    """A request needs the reader (a re-ranked search), and the service runs without it."""
+
+    code = "reader_off"
+    status = 409
+
+
 class SourceError(RagError):
     """A path to ingest is missing, empty, unsupported or undecodable."""
 

@@ -38,6 +38,7 @@ class SearchHit(BaseModel):
     start: int
     end: int
     score: float
+    reader_score: float | None = None  # the reader's logit, in a re-ranked search
 
 
 class Citation(BaseModel):

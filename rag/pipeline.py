@@ -12,19 +12,19 @@ from rag.answering import Answerer, make_answerer
 from rag.chunking import Chunker
 from rag.conversation import Turn, standalone_question
 from rag.embedding import Embedder, make_embedder
-from rag.errors import InvalidQuestion, Overloaded, SourceError, UnknownDocument
+from rag.errors import InvalidQuestion, Overloaded, ReaderOff, SourceError, UnknownDocument
 from rag.filters import Filters, matching_sources
 from rag.index import Index, make_index
 from rag.ingest import Progress, index_document, ingest, remove_document
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
-from rag.retrieval import Retriever
+from rag.retrieval import Retrieved, Retriever
 from rag.settings import Settings
 from rag.sources import as_hits, in_context
 from rag.store import DocumentRecord
 
 if TYPE_CHECKING:
-    from rag.answering.extractive import ChosenBy
+    from rag.answering.evidence import BudgetedReader
     from rag.llm.llamacpp import ModelState
 
 
@@ -45,7 +45,7 @@ class Pipeline:
     index: Index
     retriever: Retriever
     answerer: Answerer
-    reader: "ChosenBy | None" = None  # chooses the quoted sentences (RAG_READER__*)
+    reader: "BudgetedReader | None" = None  # reads for the answerers and re-ranking (RAG_READER__*)
     _answerers: dict[str, Answerer] = field(default_factory=dict)
     _writing: threading.Lock = field(default_factory=threading.Lock)
     _building: threading.Lock = field(default_factory=threading.Lock)
@@ -120,14 +120,33 @@ class Pipeline:
         with self._writing:
             return remove_document(source, index=self.index)
 
-    def search(self, query: str, top_k: int | None = None,
-               filters: Filters | None = None) -> list[SearchHit]:
+    def search(self, query: str, top_k: int | None = None, filters: Filters | None = None,
+               rerank: bool | None = None) -> list[SearchHit]:
         """The chunks that best match the query (in the documents the filters allow, if
-        any), best first."""
+        any), best first; re-ranked by the reader when asked (RAG_READER__RERANK when not
+        said)."""
         query = self.check_query(query)
-        retrieved = self.retriever.retrieve(query, top_k or self.settings.retrieval.top_k,
-                                            self.sources_for(filters))
-        return as_hits(retrieved.chunks)
+        retrieved = self.retrieve(query, top_k, self.sources_for(filters), rerank=rerank)
+        return as_hits(retrieved.chunks, retrieved.reader_scores)
+
+    def retrieve(self, query: str, top_k: int | None, sources: list[str] | None,
+                 focus: str | None = None, rerank: bool | None = None) -> Retrieved:
+        """The retriever's top_k chunks; with rerank, the reader reads the first
+        RAG_READER__PASSAGES (or top_k, if more) whole with the query (in a follow-up, with
+        what the turn itself asked) and the best top_k by its score are kept, in its order."""
+        top_k = top_k or self.settings.retrieval.top_k
+        if not (self.settings.reader.rerank if rerank is None else rerank):
+            return self.retriever.retrieve(query, top_k, sources, focus)
+        if self.reader is None:
+            raise ReaderOff("rerank needs the reader, and this service runs without it "
+                            "(RAG_READER__ENABLED=false)")
+        retrieved = self.retriever.retrieve(query, max(top_k, self.settings.reader.passages),
+                                            sources, focus)
+        order = self.reader.rank(focus or query, [c.text for c, _ in retrieved.chunks],
+                                 pairs=len(retrieved.chunks))[:top_k]
+        retrieved.chunks = [retrieved.chunks[i] for i, _ in order]
+        retrieved.reader_scores = [logit for _, logit in order]
+        return retrieved
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
             provider: str | None = None) -> Answer:
@@ -156,8 +175,7 @@ class Pipeline:
         """ask_stream's events, once a slot is held."""
         answerer = self.answerer_for(provider)
         began = time.perf_counter()
-        retrieved = self.retriever.retrieve(question, top_k or self.settings.retrieval.top_k,
-                                            self.sources_for(filters), focus)
+        retrieved = self.retrieve(question, top_k, self.sources_for(filters), focus)
         retrieved_at = time.perf_counter()
         stream, first = answerer.stream(question, retrieved), None
         while True:
@@ -175,7 +193,7 @@ class Pipeline:
         yield Event("done", Answer(
             question=question, answer=draft.text, citations=citations,
             refused=draft.refused, provider=answerer.name, verification=draft.verification,
-            passages=as_hits(retrieved.chunks),
+            passages=as_hits(retrieved.chunks, retrieved.reader_scores),
             timings=Timings(retrieve_ms=ms(retrieved_at - began),
                             first_token_ms=ms((first or done) - began),
                             answer_ms=ms(done - retrieved_at), total_ms=ms(done - began)),
@@ -250,24 +268,25 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
-    """Wire the parts the settings choose; an embedder may be shared between pipelines
-    (tests, evals). The embedder loads its weights on first use, or at warm_up()."""
+def build_pipeline(settings: Settings, embedder: Embedder | None = None,
+                   reader: "BudgetedReader | None" = None) -> Pipeline:
+    """Wire the parts the settings choose; an embedder and a reader may be shared between
+    pipelines (tests, evals). Each loads its weights on first use, or at warm_up()."""
     embedder = embedder or make_embedder(settings.embedder)
     index = make_index(settings.store, embedder.name, embedder.dimension)
-    reader = chosen_by(settings)
+    reader = reader or chosen_by(settings)
     return Pipeline(settings=settings, embedder=embedder, index=index,
                     retriever=Retriever(embedder, index, settings.retrieval),
                     answerer=make_answerer(settings.llm.provider, settings.llm, embedder, reader),
                     reader=reader)
 
 
-def chosen_by(settings: Settings) -> "ChosenBy | None":
+def chosen_by(settings: Settings) -> "BudgetedReader | None":
     """The reader the settings ask for, not loaded yet (None when RAG_READER__ENABLED is
     false)."""
-    from rag.answering.extractive import ChosenBy
+    from rag.answering.evidence import BudgetedReader
 
-    return ChosenBy(settings.reader, settings.llm.models_dir) if settings.reader.enabled else None
+    return BudgetedReader(settings.reader, settings.llm.models_dir) if settings.reader.enabled else None
 
 
 def ready_pipeline(settings: Settings) -> Pipeline:
@@ -287,7 +306,7 @@ def check_serving(settings: Settings) -> None:
     if reader := chosen_by(settings):
         from rag.reader import verify
 
-        verify(reader.folder)
+        verify(reader.folder())
     if settings.llm.provider == "llamacpp":
         from rag.llm.build import check
         from rag.weights import resolve

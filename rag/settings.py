@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from rag.errors import ConfigError
@@ -58,13 +58,26 @@ class ReaderSettings(BaseModel):
     the best-ranked candidate sentences with the question and keeps the best of them."""
 
     enabled: bool = True
-    # A cross-encoder folder (model.onnx, tokenizer.json); default: the one `rag model pull
-    # ms-marco-minilm-l12` puts in RAG_LLM__MODELS_DIR.
-    model: Path | None = None
+    # A cross-encoder folder (model.onnx or onnx/model.onnx, tokenizer.json) or a Hugging Face
+    # id with those files; default: the one `rag model pull ms-marco-minilm-l12` puts in
+    # RAG_LLM__MODELS_DIR.
+    model: str | None = None
     pairs: int = Field(5, ge=1, le=100)  # candidate sentences read per question
+    choose: bool = True  # it chooses the quoted sentences (else the scores do)
+    # Re-ranking: the reader reads the first `passages` retrieved passages whole and orders
+    # them by its score; every search and answer when `rerank`, else a search that asks.
+    rerank: bool = False
+    passages: int = Field(10, ge=1, le=50)
     margin: float = Field(2.0, ge=0.0, le=50.0)  # more sentences within this many logits of the best
     batch: int = Field(16, ge=1, le=256)
     threads: int | None = Field(None, ge=1, le=256)  # default: onnxruntime's, one per core
+
+    @model_validator(mode="after")
+    def rerank_reads(self) -> "ReaderSettings":
+        """Re-ranking is the reader's work: it cannot be on while the reader is off."""
+        if self.rerank and not self.enabled:
+            raise ValueError("rerank needs the reader: RAG_READER__ENABLED=true")
+        return self
 
 
 def default_models_dir() -> Path:
@@ -82,9 +95,9 @@ class LLMSettings(BaseModel):
     max_sentences: int = Field(3, ge=1, le=10)
     # When to refuse: `threshold` refuses when the best sentence scores below min_evidence;
     # `model` asks the answerability model trained on the public sets
-    # (rag/answering/answerability.json). The rule stays the default: the model is no more
-    # accurate on any public set (evals/README.md, "Refusing").
-    refusal: Literal["threshold", "model"] = "threshold"
+    # (rag/answering/answerability.json), which reads the reader's scores; `auto` is the
+    # model when the reader is on and the rule when it is off (evals/README.md, "Refusing").
+    refusal: Literal["auto", "threshold", "model"] = "auto"
     refusal_threshold: float | None = Field(None, ge=0.0, le=1.0)  # default: the model's own
     refusal_model: Path | None = None  # default: rag/answering/answerability.json
     min_evidence: float = Field(0.45, ge=0.0, le=1.0)

@@ -11,10 +11,14 @@ SOURCES_HEADING = "Sources:"
 QUOTE_CHARS = 400  # longer than 98-99% of the sentences in seeds/ and the SQuAD corpora
 
 
-def as_hits(chunks: Sequence[tuple[Chunk, float]]) -> list[SearchHit]:
-    """Retrieved chunks as search hits, best first."""
+def as_hits(chunks: Sequence[tuple[Chunk, float]],
+            reader_scores: Sequence[float] | None = None) -> list[SearchHit]:
+    """Retrieved chunks as search hits, best first, with the reader's scores if it read them."""
+    scores = reader_scores or [None] * len(chunks)
     return [SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
-                      score=round(score, 4)) for c, score in chunks]
+                      score=round(score, 4),
+                      reader_score=None if read is None else round(read, 4))
+            for (c, score), read in zip(chunks, scores)]
 
 
 def in_context(citations: Sequence[Citation], passages: Sequence[Chunk],

@@ -40,8 +40,12 @@ def test_ask_refuses_what_the_articles_do_not_say(store: Path) -> None:
 def test_search_json_lists_ranked_chunks(store: Path) -> None:
     result = rag("search", "Vietnam bamboo diplomacy", "--top-k", "2", "--json", store=store)
     hits = json.loads(result.stdout)
-    assert len(hits) == 2 and set(hits[0]) == {"source", "title", "text", "start", "end", "score"}
-    assert hits[0]["source"] == "000_4ab743d7e2df48f5.txt"
+    assert len(hits) == 2 and set(hits[0]) == {"source", "title", "text", "start", "end", "score",
+                                               "reader_score"}
+    assert hits[0]["source"] == "000_4ab743d7e2df48f5.txt" and hits[0]["reader_score"] is None
+    reread = rag("search", "Vietnam bamboo diplomacy", "--rerank", store=store)
+    assert reread.returncode == 0, reread.stderr
+    assert "(reader +" in reread.stdout or "(reader -" in reread.stdout
 
 
 def test_ingest_shows_progress_and_is_idempotent(tmp_path: Path) -> None:
@@ -133,8 +137,8 @@ def test_search_and_ask_filter_by_date_and_source(store: Path) -> None:
     dated = rag("search", "the treaty", "--since", "2024-06-25", "--json", store=store)
     assert dated.returncode == 0, dated.stderr
     assert {h["source"] for h in json.loads(dated.stdout)} == {"002_5e06cd6f6b3b4cf9.txt"}
-    named = rag("ask", "What did the treaty promise?", "--source", "001_1346c328f81362a0.txt",
-                "--json", store=store)
+    named = rag("ask", "What does the treaty's mutual defence clause invoke?", "--source",
+                "001_1346c328f81362a0.txt", "--json", store=store)
     assert {c["source"] for c in json.loads(named.stdout)["citations"]} == {
         "001_1346c328f81362a0.txt"}
     bad = rag("search", "the treaty", "--until", "last week", store=store)

@@ -1,8 +1,7 @@
 """Answerers turn retrieved chunks into a cited answer: `extractive` quotes the passages,
 `generative` has a language model write and then checks every sentence's citation."""
 
-import re
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,7 +13,7 @@ from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
 
 if TYPE_CHECKING:
-    from rag.answering.extractive import ChosenBy
+    from rag.answering.evidence import BudgetedReader
 
 REFUSAL = "The indexed articles do not say."
 
@@ -43,33 +42,20 @@ class Answerer(Protocol):
         ...
 
 
-def pieces(text: str) -> Iterator[str]:
-    """Text as word-sized tokens (each with its trailing space), for streaming."""
-    yield from re.findall(r"\s*\S+\s*", text)
-
-
-def finish(stream: Generator[str, None, Draft]) -> Draft:
-    """Run an answerer's stream to its end; the draft it returns."""
-    while True:
-        try:
-            next(stream)
-        except StopIteration as done:
-            return done.value
-
-
 def make_answerer(provider: str, settings: LLMSettings, embedder: Embedder,
-                  reader: "ChosenBy | None" = None) -> Answerer:
-    """The answerer a provider name stands for; a language model loads here. The reader, if
-    any, chooses the quoted sentences."""
+                  reader: "BudgetedReader | None" = None) -> Answerer:
+    """The answerer a provider name stands for, on the evidence stage every answerer shares
+    (the reader, if any, reads there); a language model loads here."""
+    from rag.answering.evidence import EvidenceStage
     from rag.answering.extractive import ExtractiveAnswerer
 
     if provider not in PROVIDERS:
         raise ConfigError(f"unknown provider {provider!r} ({', '.join(PROVIDERS)})",
                           variable="RAG_LLM__PROVIDER")
-    extractive = ExtractiveAnswerer(embedder, settings, reader)
+    stage = EvidenceStage(embedder, settings, reader)
     if provider == "extractive":
-        return extractive
+        return ExtractiveAnswerer(stage)
     from rag.answering.generative import GenerativeAnswerer
     from rag.llm import make_llm
 
-    return GenerativeAnswerer(make_llm(provider, settings), extractive, settings)
+    return GenerativeAnswerer(make_llm(provider, settings), stage, settings)

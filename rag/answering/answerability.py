@@ -47,8 +47,12 @@ GROUPS = {
     "answer kind": ("kind_missing",),
     "retrieval": ("chunk_score", "agreement"),
     "negation": ("negation_differs",),
+    "reader": ("reader_best", "reader_margin", "reader_on_best"),
+    "the read sentence": ("read_own_overlap", "read_missing_rare", "read_names_held",
+                          "read_numbers_held", "read_kind_missing"),
 }
 FEATURES = tuple(name for group in GROUPS.values() for name in group)
+READER_FEATURES = set(GROUPS["reader"] + GROUPS["the read sentence"])
 
 
 @dataclass(frozen=True)
@@ -65,33 +69,58 @@ class Evidence:
     chunk_score: float  # the fused score of the best retrieved chunk
     agreement: float  # how both indexes ranked the best chunk (1: first in both)
     term_weights: dict[str, float]  # the question's words and how much each counts
+    logits: tuple[float, ...] = ()  # the reader's, of the best candidates in score order
+    read_text: str = ""  # the sentence the reader read best
+    read_around: str = ""  # it with its neighbours
 
 
 def features(question: str, evidence: Evidence) -> dict[str, float]:
-    """The numbers the decision is made from, each in [0, 1] or near it."""
-    held = text_terms(evidence.around)
+    """The numbers the decision is made from, each in [0, 1] or near it (the reader's in
+    logits); the reader's are 0 when nothing was read."""
     weights = evidence.term_weights
     total = sum(weights.values()) or 1.0
-    missing = [w for t, w in weights.items() if t not in held]
-    names = content_terms(" ".join(_NAME.findall(question)))
-    numbers = set(_NUMBER.findall(question))
+    best = constraints(question, weights, evidence.text, evidence.around)
+    read = constraints(question, weights, evidence.read_text, evidence.read_around)
+    logits = sorted(evidence.logits, reverse=True) or [0.0]
     return {
         "similarity": evidence.similarity,
         "score": evidence.score,
         "margin": evidence.score - evidence.runner_up,
         "overlap": evidence.overlap,
-        "own_overlap": sum(w for t, w in weights.items() if t in text_terms(evidence.text)) / total,
-        "missing_rare": max(missing, default=0.0) / total,
+        "own_overlap": best["own_overlap"],
+        "missing_rare": best["missing_rare"],
         "missing_in_chunk": sum(w for t, w in weights.items()
                                 if t not in text_terms(evidence.chunk)) / total,
-        "names_held": len(names & held) / len(names) if names else 1.0,
-        "numbers_held": (sum(n in evidence.around for n in numbers) / len(numbers)
-                         if numbers else 1.0),
-        "kind_missing": float(kind_missing(question, evidence.text)),
+        "names_held": best["names_held"],
+        "numbers_held": best["numbers_held"],
+        "kind_missing": best["kind_missing"],
         "chunk_score": evidence.chunk_score,
         "agreement": evidence.agreement,
         "negation_differs": float(bool(_NEGATION.search(question))
                                   != bool(_NEGATION.search(evidence.text))),
+        "reader_best": logits[0],
+        "reader_margin": logits[0] - logits[1] if len(logits) > 1 else 0.0,
+        "reader_on_best": evidence.logits[0] if evidence.logits else 0.0,
+        **{f"read_{name}": value for name, value in read.items()},
+    }
+
+
+def constraints(question: str, weights: dict[str, float], sentence: str,
+                around: str) -> dict[str, float]:
+    """How much of what the question asks a sentence holds: the weighted share of its
+    words in the sentence, the weight of the rarest one missing beside it too, the share of
+    its names and numbers (years among them) in or beside it, and whether it states the
+    kind of answer asked for."""
+    total = sum(weights.values()) or 1.0
+    held = text_terms(around)
+    names = content_terms(" ".join(_NAME.findall(question)))
+    numbers = set(_NUMBER.findall(question))
+    return {
+        "own_overlap": sum(w for t, w in weights.items() if t in text_terms(sentence)) / total,
+        "missing_rare": max((w for t, w in weights.items() if t not in held), default=0.0) / total,
+        "names_held": len(names & held) / len(names) if names else 1.0,
+        "numbers_held": sum(n in around for n in numbers) / len(numbers) if numbers else 1.0,
+        "kind_missing": float(kind_missing(question, sentence)),
     }
 
 
@@ -109,7 +138,7 @@ def kind_missing(question: str, sentence: str) -> bool:
 def feature_digest() -> str:
     """A digest of the code that computes the features (its syntax, not its docstrings or
     comments) and of the patterns it uses: a model is stale when it differs."""
-    source = "".join(code_of(f) for f in (features, kind_missing)) + repr(FEATURES)
+    source = "".join(code_of(f) for f in (features, constraints, kind_missing)) + repr(FEATURES)
     source += "".join(p.pattern for p in (ASKS_QUANTITY, STATES_QUANTITY, ASKS_WHO, _NAME,
                                           _NUMBER, _NEGATION))
     return hashlib.sha256(source.encode()).hexdigest()[:16]

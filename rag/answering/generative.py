@@ -7,8 +7,9 @@ streams; a sentence is passed on only once its citations have been checked again
 passages (rag.verify), with each marker renumbered to a citation that carries the exact
 supporting quote. A sentence that cites nothing is kept only if one passage backs it, and
 is then attributed to that passage. Sentences that fail are dropped and counted. When none
-is left, the answer is the extractive one. A model is never asked when the evidence
-says the articles do not answer (the same decision the extractive answerer makes).
+is left, the answer is the extractive one. Both come from the same evidence stage
+(rag/answering/evidence.py), and a model is never asked when its decision is that the
+articles do not answer.
 """
 
 import logging
@@ -16,14 +17,16 @@ import re
 from collections.abc import Generator
 from contextlib import closing
 
-from rag.answering import REFUSAL, Draft, finish, pieces
-from rag.answering.extractive import Candidate, ExtractiveAnswerer, compose
+from rag.answering import REFUSAL, Draft
+from rag.answering.evidence import Candidate, EvidenceStage
+from rag.answering.extractive import compose
 from rag.errors import LLMUnavailable
 from rag.llm import LLM, Message
 from rag.models import Citation, Dropped, Verification
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings
 from rag.text import instruction_like
+from rag.tokens import finish, pieces
 from rag.verify import Checker, Passage, Support, Verdict, claims, settled
 
 SYSTEM = (
@@ -40,10 +43,10 @@ log = logging.getLogger(__name__)
 class GenerativeAnswerer:
     """A language model's answer, with unsupported sentences removed."""
 
-    def __init__(self, llm: LLM, extractive: ExtractiveAnswerer, settings: LLMSettings) -> None:
+    def __init__(self, llm: LLM, stage: EvidenceStage, settings: LLMSettings) -> None:
         self.llm = llm
         self.name = llm.name
-        self.extractive = extractive
+        self.stage = stage
         self.settings = settings
 
     def answer(self, question: str, retrieved: Retrieved) -> Draft:
@@ -52,12 +55,12 @@ class GenerativeAnswerer:
 
     def stream(self, question: str, retrieved: Retrieved) -> Generator[str, None, Draft]:
         """Checked sentences as the model finishes them, word by word; returns the draft."""
-        pool, vectors = self.extractive.ranked(question, retrieved)
-        if not self.extractive.answerable(question, retrieved, pool):
-            yield from pieces(REFUSAL)  # nothing relevant enough to show a model
+        found = self.stage.find(question, retrieved)
+        if not found.answerable:
+            yield from pieces(REFUSAL)  # the articles do not answer: no model is asked
             return Draft(REFUSAL, refused=True, verification=Verification(fallback="refusal"))
-        passages = passages_for(pool, retrieved, self.settings.sources)
-        checker = Checker(passages, self.extractive.embedder, self.settings.support, question)
+        passages = passages_for(found.ordered(), retrieved, self.settings.sources)
+        checker = Checker(passages, self.stage.embedder, self.settings.support, question)
         checked = Checked()
         text, done = "", 0
         try:  # closing(): a reader who stops reading stops the model at once (and frees it)
@@ -78,11 +81,10 @@ class GenerativeAnswerer:
         if checked.kept:
             return checked.draft()
         # Nothing checked out (or the model said the sources do not say, which small models
-        # also say of answerable questions): the extractive answer, which refuses on weak evidence.
-        fallback = self.extractive.select(retrieved.focus or question, pool, vectors)
-        replacement = compose(fallback) if fallback else Draft(REFUSAL, refused=True)
+        # also say of answerable questions): the sentences the stage chose, quoted.
+        replacement = compose(found.chosen)
         yield from pieces(replacement.text)
-        return checked.draft(replacement, "extractive" if fallback else "refusal")
+        return checked.draft(replacement, "extractive")
 
 
 class Checked:
@@ -137,8 +139,9 @@ class Checked:
 
 
 def passages_for(pool: list[Candidate], retrieved: Retrieved, limit: int) -> list[Passage]:
-    """The best sentences, each with the sentences either side of it in its article, as up
-    to `limit` numbered passages that do not overlap."""
+    """The best sentences (in the order given: the reader's best first), each with the
+    sentences either side of it in its article, as up to `limit` numbered passages that do
+    not overlap."""
     chosen: list[Passage] = []
     for candidate in pool:
         if len(chosen) == limit:

@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Generator
 
-from rag.answering import pieces
+from rag.tokens import pieces
 from rag.llm import Message
 
 _FIRST_SOURCE = re.compile(r"^\[1\] (.*?)(?:\n\n\[2\] |\nSOURCES>>>)", re.DOTALL | re.MULTILINE)

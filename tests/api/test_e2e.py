@@ -68,6 +68,19 @@ def test_filters_keep_the_answer_to_the_named_sources(client: httpx.Client) -> N
 def test_search_returns_ranked_chunks(client: httpx.Client) -> None:
     hits = client.post("/v1/search", json={"query": "bamboo diplomacy", "top_k": 2}).json()
     assert len(hits) == 2 and "bamboo diplomacy" in hits[0]["text"]
+    assert all(h["reader_score"] is None for h in hits)  # nothing was read
+
+
+def test_a_reranked_search_is_ordered_by_the_reader(client: httpx.Client) -> None:
+    query = "Which article of the UN Charter does the defence clause invoke?"
+    plain = client.post("/v1/search", json={"query": query, "top_k": 10}).json()
+    hits = client.post("/v1/search", json={"query": query, "top_k": 3, "rerank": True}).json()
+    scores = [h["reader_score"] for h in hits]
+    assert len(hits) == 3 and scores == sorted(scores, reverse=True)
+    assert "Article 51" in hits[0]["text"]
+    # the reader reads what retrieval found, and keeps each hit's own retrieval score
+    found = {(h["source"], h["start"]): h["score"] for h in plain}
+    assert all(found[h["source"], h["start"]] == h["score"] for h in hits)
 
 
 @pytest.mark.parametrize("payload, code", [

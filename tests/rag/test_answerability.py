@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.answering.answerability import AnswerabilityModel, features, kind_missing
-from rag.answering.extractive import evidence_of
+from rag.answering.answerability import (READER_FEATURES, AnswerabilityModel, features,
+                                         kind_missing)
 from rag.errors import ModelUnavailable
 
 
@@ -14,7 +14,9 @@ def test_the_shipped_model_is_trained_on_the_features_computed_now() -> None:
     model = AnswerabilityModel.load()
     assert not model.stale
     assert set(model.trained_on) == {"evals/squad2-dev-35/questions.jsonl",
-                                     "evals/squad-dev-48/questions.jsonl", "evals/golden.jsonl"}
+                                     "evals/squad-dev-48/questions.jsonl",
+                                     "evals/squad-neg-48/questions.jsonl", "evals/golden.jsonl"}
+    assert READER_FEATURES & set(model.features)  # it reads the reader's scores
     assert 0.0 < model.threshold < 1.0
 
 
@@ -39,17 +41,15 @@ def test_the_kind_of_answer_asked_for_is_looked_for() -> None:
 def test_the_model_answers_what_the_articles_say_and_refuses_what_they_do_not(
         make_pipeline, seeded_store: Path) -> None:
     pipeline = make_pipeline(seeded_store, llm={"refusal": "model"})
-    answerer = pipeline.answerer
+    stage = pipeline.answerer.stage
     said = "Which article of the UN Charter does the treaty's mutual defence clause invoke?"
     unsaid = "Who won the 2022 FIFA World Cup?"
     probabilities = {}
     for question in (said, unsaid):
-        retrieved = pipeline.retriever.retrieve(question, 5)
-        pool, _ = answerer.ranked(question, retrieved)
-        values = features(question, evidence_of(question, retrieved, pool))
-        assert set(values) == set(answerer.model.features)
-        probabilities[question] = answerer.probability(question, retrieved, pool)
-    assert probabilities[said] >= answerer.threshold > probabilities[unsaid]
+        found = stage.find(question, pipeline.retriever.retrieve(question, 5))
+        assert set(features(question, found.evidence)) >= set(stage.model.features)
+        probabilities[question] = found.probability
+    assert probabilities[said] >= stage.threshold > probabilities[unsaid]
     assert not pipeline.ask(said).refused and "Article 51" in pipeline.ask(said).answer
     assert pipeline.ask(unsaid).refused
 

@@ -3,8 +3,8 @@ it here (the real ones are tested in tests/llm/)."""
 
 import re
 
-from rag.answering import finish
 from rag.answering.generative import BEGIN, END, passages_for, prompt
+from rag.tokens import finish
 from rag.verify import Passage
 
 from tests.conftest import SEEDS
@@ -15,8 +15,8 @@ QUESTION = "Who accompanied Putin on his trip to North Korea?"
 def shown_passages(pipeline, question: str = QUESTION) -> list[Passage]:
     """The numbered passages the answerer will put in its prompt for this question."""
     retrieved = pipeline.retriever.retrieve(question, pipeline.settings.retrieval.top_k)
-    pool, _ = pipeline.answerer_for("extractive").ranked(question, retrieved)
-    return passages_for(pool, retrieved, pipeline.settings.llm.sources)
+    found = pipeline.answerer.stage.find(question, retrieved)
+    return passages_for(found.ordered(), retrieved, pipeline.settings.llm.sources)
 
 
 def scripted(make_pipeline, seeded_store, *replies: str):
