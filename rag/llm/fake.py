@@ -6,8 +6,8 @@ import re
 import time
 from collections.abc import Generator
 
-from rag.tokens import pieces
 from rag.llm import Message
+from rag.tokens import pieces
 
 _FIRST_SOURCE = re.compile(r"^\[1\] (.*?)(?:\n\n\[2\] |\nSOURCES>>>)", re.DOTALL | re.MULTILINE)
 
