@@ -69,12 +69,6 @@ class Findings:
     probability: float | None  # the answerability model's, when it decides
     answerable: bool
 
-    def ordered(self) -> list[Candidate]:
-        """The candidates the reader read, best read first, then the rest by score."""
-        first = [i for i, _ in self.read]
-        return [self.pool[i] for i in first] + [c for i, c in enumerate(self.pool)
-                                                 if i not in first]
-
 
 class BudgetedReader:
     """The reader as the stage uses it (RAG_READER__*): how many of the best candidates it

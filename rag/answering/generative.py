@@ -59,7 +59,7 @@ class GenerativeAnswerer:
         if not found.answerable:
             yield from pieces(REFUSAL)  # the articles do not answer: no model is asked
             return Draft(REFUSAL, refused=True, verification=Verification(fallback="refusal"))
-        passages = passages_for(found.ordered(), retrieved, self.settings.sources)
+        passages = passages_for(found.pool, retrieved, self.settings.sources)
         checker = Checker(passages, self.stage.embedder, self.settings.support, question)
         checked = Checked()
         text, done = "", 0
@@ -139,9 +139,8 @@ class Checked:
 
 
 def passages_for(pool: list[Candidate], retrieved: Retrieved, limit: int) -> list[Passage]:
-    """The best sentences (in the order given: the reader's best first), each with the
-    sentences either side of it in its article, as up to `limit` numbered passages that do
-    not overlap."""
+    """The best-scored sentences, each with the sentences either side of it in its article,
+    as up to `limit` numbered passages that do not overlap."""
     chosen: list[Passage] = []
     for candidate in pool:
         if len(chosen) == limit:

@@ -16,7 +16,7 @@ def shown_passages(pipeline, question: str = QUESTION) -> list[Passage]:
     """The numbered passages the answerer will put in its prompt for this question."""
     retrieved = pipeline.retriever.retrieve(question, pipeline.settings.retrieval.top_k)
     found = pipeline.answerer.stage.find(question, retrieved)
-    return passages_for(found.ordered(), retrieved, pipeline.settings.llm.sources)
+    return passages_for(found.pool, retrieved, pipeline.settings.llm.sources)
 
 
 def scripted(make_pipeline, seeded_store, *replies: str):
