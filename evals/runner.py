@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import fmean
 
-from rag.answering.answerability import READER_FEATURES, AnswerabilityModel
+from rag.answering.answerability import AnswerabilityModel
 from rag.answering.evidence import refusal_rule
 from rag.errors import ConfigError, SourceError
 from rag.loading import discover, load
@@ -248,8 +248,8 @@ def other_refusal(settings: Settings) -> tuple[str, Settings | None]:
     in_use = refusal_rule(settings.llm, settings.reader.enabled)
     refusal = "model" if in_use == "threshold" else "threshold"
     name = "answerability model" if refusal == "model" else "threshold rule"
-    if (refusal == "model" and not settings.reader.enabled and READER_FEATURES
-            & set(AnswerabilityModel.load(settings.llm.refusal_model).features)):
+    if (refusal == "model" and not settings.reader.enabled
+            and AnswerabilityModel.load(settings.llm.refusal_model).reads_reader):
         return name, None
     llm = settings.llm.model_copy(update={"refusal": refusal, "refusal_threshold": None})
     return name, settings.model_copy(update={"llm": llm})

@@ -178,6 +178,11 @@ class AnswerabilityModel:
         return 1.0 / (1.0 + math.exp(-float(x @ self.weights + self.bias)))
 
     @property
+    def reads_reader(self) -> bool:
+        """Whether its features include the reader's scores (it cannot decide without them)."""
+        return bool(READER_FEATURES & set(self.features))
+
+    @property
     def stale(self) -> bool:
         """Whether the features are now computed differently from when it was trained."""
         return self.digest != feature_digest()

@@ -23,8 +23,8 @@ from typing import Literal
 
 import numpy as np
 
-from rag.answering.answerability import (ASKS_QUANTITY, READER_FEATURES, STATES_QUANTITY,
-                                         AnswerabilityModel, Evidence, features)
+from rag.answering.answerability import (ASKS_QUANTITY, STATES_QUANTITY, AnswerabilityModel,
+                                         Evidence, features)
 from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.reader import Reader, locate
@@ -120,7 +120,7 @@ class EvidenceStage:
         self.reader = reader
         rule = refusal_rule(settings, reader is not None)
         self.model = AnswerabilityModel.load(settings.refusal_model) if rule == "model" else None
-        decides = self.model is not None and bool(READER_FEATURES & set(self.model.features))
+        decides = self.model is not None and self.model.reads_reader
         # the reader reads when its scores choose the quotes or decide
         self.reads = reader is not None and (reader.settings.choose or decides)
         if self.model is None:
