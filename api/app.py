@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from api import openai_compat, routes
 from api.errors import HttpError, InternalError, InvalidRequest, error_response
-from api.observe import Guard, Metrics
+from api.observe import Admission, Metrics
 from rag.errors import RagError
 from rag.pipeline import Pipeline, ready_pipeline
 from rag.settings import Settings, load_settings
@@ -47,7 +47,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     add_page(app)
     add_probes(app)
     add_error_handlers(app)
-    app.add_middleware(Guard, metrics=app.state.metrics, keys=settings.api.key_list,
+    app.add_middleware(Admission, metrics=app.state.metrics, keys=settings.api.key_list,
                        max_body=settings.api.max_upload_bytes,
                        rate_per_minute=settings.api.rate_per_minute)
     if settings.api.origin_list:  # closed unless origins are named: no CORS headers at all

@@ -33,7 +33,7 @@ class Metrics:
                               registry=self.registry)
 
 
-class Guard:
+class Admission:
     """Every request passes here first: the API key when keys are set (compared in constant
     time, never logged), the caller's share of requests, and the body's size counted as it
     arrives (JSON, multipart or chunked alike). It also times every request and names the
@@ -45,7 +45,7 @@ class Guard:
         self.metrics = metrics
         self.keys = [k.encode() for k in keys]
         self.max_body = max_body
-        self.shares = Shares(rate_per_minute) if rate_per_minute else None
+        self.buckets = RateBuckets(rate_per_minute) if rate_per_minute else None
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
@@ -79,15 +79,15 @@ class Guard:
         key = bearer_key(scope)
         if self.keys and not any(hmac.compare_digest(key, k) for k in self.keys):
             return Unauthorized("missing or wrong API key: send Authorization: Bearer <key>")
-        if self.shares and scope["path"].startswith("/v1/"):
-            wait = self.shares.take(key if self.keys else client_address(scope))
+        if self.buckets and scope["path"].startswith("/v1/"):
+            wait = self.buckets.take(key if self.keys else client_address(scope))
             if wait:
-                return TooManyRequests(f"more than {self.shares.per_minute} requests a minute: "
+                return TooManyRequests(f"more than {self.buckets.per_minute} requests a minute: "
                                        f"try again in {wait} s", retry_after=wait)
         return None
 
 
-class Shares:
+class RateBuckets:
     """A token bucket per caller: per_minute requests a minute, up to a minute's worth at
     once. Callers not seen for a while are forgotten (at most MAX_CALLERS are kept)."""
 

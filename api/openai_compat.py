@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from api.schemas import ChatRequest
 from api.streaming import failure, final_answer, first_event, relay
 from rag.errors import InvalidQuestion
+from rag.events import Finished, Token
 from rag.models import Answer
 from rag.sources import sources_block
 
@@ -25,11 +26,10 @@ def envelope(request_id: str, model: str, kind: str) -> dict:
     return {"id": request_id, "object": kind, "created": int(time.time()), "model": model}
 
 
-def completion(request_id: str, model: str, question: str, answer: Answer,
-               sources: str) -> dict:
+def completion(request_id: str, model: str, answer: Answer, sources: str) -> dict:
     """A whole chat.completion, its text followed by `sources` ("" for none), with the
     answer's citations beside it."""
-    content = answer.answer + sources
+    content, question = answer.answer + sources, answer.question
     words = len(content.split())
     return envelope(request_id, model, "chat.completion") | {
         "choices": [{"index": 0, "finish_reason": "stop",
@@ -55,17 +55,18 @@ async def chat_completions(body: ChatRequest, request: Request):  # noqa: ANN201
     """OpenAI-compatible chat: a follow-up is rewritten into a standalone question from the
     earlier turns, then answered with citations."""
     turns = [m.turn() for m in body.messages]
-    if not any(t.role == "user" and t.content.strip() for t in turns):
+    asked = [i for i, t in enumerate(turns) if t.role == "user" and t.content.strip()]
+    if not asked:
         raise InvalidQuestion("the conversation has no user message")
-    question, events = request.app.state.pipeline.chat(turns, body.top_k)
+    events = request.app.state.pipeline.answer(
+        turns[asked[-1]].content, history=turns[:asked[-1]], top_k=body.top_k)
     first = await first_event(events)
     request_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     in_text = body.sources_in_text
     in_text = request.app.state.settings.api.sources_in_text if in_text is None else in_text
     if not body.stream:
         answer = await final_answer(first, events)
-        return completion(request_id, body.model, question, answer,
-                          sources_block(answer) if in_text else "")
+        return completion(request_id, body.model, answer, sources_block(answer) if in_text else "")
     stream = chunks(request, first, events, request_id, body.model, in_text)
     return StreamingResponse(stream, media_type="text/event-stream",
                              headers={"cache-control": "no-cache"})
@@ -81,15 +82,16 @@ async def chunks(request: Request, first, events, request_id: str,  # noqa: ANN0
     yield line(chunk(request_id, model, {"role": "assistant", "content": ""}))
     try:
         async for event in relay(request, first, events, request.app.state.metrics.tokens.inc):
-            if event.kind == "token":
-                yield line(chunk(request_id, model, {"content": event.data}))
-            elif event.kind == "done":
-                if sources_in_text and (sources := sources_block(event.data)):
-                    yield line(chunk(request_id, model, {"content": sources}))
-                last = chunk(request_id, model, {}, finish="stop")
-                last["citations"] = [c.model_dump() for c in event.data.citations]
-                last["refused"] = event.data.refused
-                yield line(last)
-    except Exception as exc:  # the 200 is sent: the client learns of it in the stream
+            match event:
+                case Token(text):
+                    yield line(chunk(request_id, model, {"content": text}))
+                case Finished(answer):
+                    if sources_in_text and (sources := sources_block(answer)):
+                        yield line(chunk(request_id, model, {"content": sources}))
+                    last = chunk(request_id, model, {}, finish="stop")
+                    last["citations"] = [c.model_dump() for c in answer.citations]
+                    last["refused"] = answer.refused
+                    yield line(last)
+    except Exception as exc:  # noqa: BLE001 - the 200 is sent: the client learns of it here
         yield line(failure(exc))
     yield "data: [DONE]\n\n"

@@ -30,8 +30,9 @@ def wants_stream(body: AskRequest, request: Request) -> bool:
 async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a stream
     """Answer a question (a follow-up, given the history); each sentence ends with a [n]
     citation marker."""
-    events = request.app.state.pipeline.reply(body.question, [m.turn() for m in body.history],
-                                              body.top_k, body.filters, body.provider)
+    events = request.app.state.pipeline.answer(
+        body.question, history=[m.turn() for m in body.history], top_k=body.top_k,
+        filters=body.filters, provider=body.provider)
     first = await first_event(events)
     if not wants_stream(body, request):
         return await final_answer(first, events)

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.conversation import Turn
 from rag.filters import Filters
 from rag.models import Citation
-from rag.providers import Provider
+from rag.providers import RequestedProvider
 
 MAX_MESSAGES = 200  # a chat request's messages: more is a 422, not work for the server
 
@@ -42,7 +42,8 @@ class AskRequest(BaseModel):
     question: str = Field(description="The question, in plain words.")
     top_k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve.")
     filters: Filters | None = None
-    provider: Provider | None = Field(None, description="Answerer; default RAG_LLM__PROVIDER.")
+    provider: RequestedProvider | None = Field(
+        None, description="Answerer; default RAG_LLM__PROVIDER (the service's own).")
     stream: bool = Field(False, description="Send Server-Sent Events (also: Accept: text/event-stream).")
     history: list[ChatMessage] = Field(
         default_factory=list, max_length=MAX_MESSAGES - 1,

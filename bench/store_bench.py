@@ -30,9 +30,9 @@ from pathlib import Path
 from statistics import quantiles
 
 import numpy as np
+from cachetools import LRUCache
 
 from evals.baseline import NaiveLlamaIndex
-from rag.chroma import CACHED_DOCUMENTS, Recent
 from rag.embedding import MiniLMEmbedder
 from rag.loading import discover, load
 from rag.models import Chunk, SourceDocument
@@ -126,14 +126,14 @@ def synthetic_store(path: Path, size: int, pool: list[str], embedder: MiniLMEmbe
 
 def per_document_reads(store) -> None:  # noqa: ANN001 - a ChromaStore
     """The baseline read path (before 2026-11-23's batched one): every candidate document's
-    sentences, all of them, read by a search on their rows' metadata, one read each; the
-    CACHED_DOCUMENTS most recently used documents kept whole."""
-    held = Recent(CACHED_DOCUMENTS)
+    sentences, all of them, read by a search on their rows' metadata, one read each; as
+    many documents kept whole as the store keeps texts of (searches run one at a time)."""
+    held = LRUCache(store._documents_read.maxsize)
 
     def read(wanted: dict) -> dict:
-        found = held.get(list(wanted))
+        found = {key: held[key] for key in wanted if key in held}
         fresh = {key: store.stored_sentences(*key) for key in wanted if key not in found}
-        held.put(fresh)
+        held.update(fresh)
         return found | fresh
 
     store.sentences = read
@@ -161,7 +161,7 @@ def search_figures(sizes: list[int], corpus: Path, questions: list[str],
     for size in sizes:
         path = folder / f"synthetic-{size}"
         print(f"building a synthetic store of {size} chunks", file=sys.stderr)
-        build_s, _ = timed(lambda: synthetic_store(path, size, pool, embedder))
+        build_s, _ = timed(lambda: synthetic_store(path, size, pool, embedder))  # noqa: B023 - called at once
         row = {"chunks": size, "build_s": build_s}
         for name, questions_asked in (("ours", questions), ("per_document", questions[::4])):
             pipeline = build_pipeline(load_settings(store={"path": path}), embedder=embedder)

@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 
 from rag.embedding import Embedder
 from rag.loading import discover, load
-from rag.answering import REFUSAL
+from rag.answering.draft import REFUSAL
 from rag.models import Answer, Citation, SearchHit, Timings
 from rag.pipeline import Pipeline
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from rag.errors import SourceError
 
 
-class Evidence(BaseModel):
+class GoldQuote(BaseModel):
     """A passage that answers the question: verbatim text of one source (or of any, if None)."""
 
     source: str | None = None
@@ -23,7 +23,7 @@ class EvalRecord(BaseModel):
     question: str
     answer: str = ""  # a reference answer, for people reading reports
     must_contain: list[list[str]] = Field(default_factory=list)  # every group, any alternative
-    evidence: list[Evidence] = Field(default_factory=list)
+    evidence: list[GoldQuote] = Field(default_factory=list)
     answerable: bool = True
     kind: str = "single"
     article: str | None = None  # the file the question was written from (squad sets)
@@ -55,7 +55,7 @@ def from_squad(index: int, row: dict) -> EvalRecord:
     return EvalRecord(
         id=f"squad-{index:05d}", question=row["question"], answer=answers[0] if answerable else "",
         must_contain=[answers] if answerable else [],
-        evidence=[Evidence(source=row["doc"], quote=a) for a in answers] if answerable else [],
+        evidence=[GoldQuote(source=row["doc"], quote=a) for a in answers] if answerable else [],
         answerable=answerable, kind="squad", article=row["doc"],
     )
 
@@ -69,7 +69,7 @@ def from_labelled_rag(data: dict) -> list[EvalRecord]:
         records.append(EvalRecord(
             id=f"lrd-{i:05d}", question=example["query"],
             answer=example.get("reference_answer") or "",
-            evidence=[Evidence(quote=c) for c in contexts], answerable=bool(contexts),
+            evidence=[GoldQuote(quote=c) for c in contexts], answerable=bool(contexts),
             kind="labelled",
         ))
     return records

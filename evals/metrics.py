@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from rag.models import Answer, Citation, SearchHit
 
-from evals.datasets import EvalRecord, Evidence
+from evals.datasets import EvalRecord, GoldQuote
 
 MIN_OVERLAP = 0.5  # a chunk holds the evidence when it holds at least half of its characters
 
@@ -15,7 +15,7 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text.lower())
 
 
-def holds(text: str, evidence: Evidence) -> bool:
+def quotes_gold(text: str, evidence: GoldQuote) -> bool:
     """Whether text contains the evidence quote, or at least half of it when cut by a
     chunk boundary (its start or its end)."""
     needle, hay = squash(evidence.quote), squash(text)
@@ -27,7 +27,7 @@ def holds(text: str, evidence: Evidence) -> bool:
 
 def relevant(source: str, text: str, record: EvalRecord) -> bool:
     """A retrieved chunk or quote is relevant when it holds one of the record's evidence."""
-    return any((e.source in (None, source)) and holds(text, e) for e in record.evidence)
+    return any((e.source in (None, source)) and quotes_gold(text, e) for e in record.evidence)
 
 
 def first_relevant_rank(hits: Sequence[SearchHit], record: EvalRecord) -> int | None:

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from rag.answering.evidence import BudgetedReader
 from rag.settings import load_settings
@@ -40,11 +41,11 @@ def holds_answer(text: str, record: EvalRecord) -> bool:
 
 
 def auc(positives: list[float], negatives: list[float]) -> float:
-    """P(a random positive scores above a random negative), ties counted half."""
+    """P(a random positive scores above a random negative), ties counted half: the ROC AUC."""
     if not positives or not negatives:
         return float("nan")
-    pos, neg = np.array(positives)[:, None], np.array(negatives)[None, :]
-    return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
+    return float(roc_auc_score([True] * len(positives) + [False] * len(negatives),
+                               positives + negatives))
 
 
 def probe(dataset: Path, corpus: Path, limit: int | None, pairs: int) -> dict[str, float]:
@@ -141,7 +142,7 @@ def windows(dataset: Path, corpus: Path, limit: int | None) -> dict:
     return figures
 
 
-def around(candidate) -> str:  # noqa: ANN001 - a Candidate
+def around(candidate) -> str:  # noqa: ANN001 - a OfferedChunk
     """A candidate sentence with its neighbours."""
     return " ".join(s.text for s in candidate.neighbours)
 

@@ -13,6 +13,7 @@ from statistics import fmean
 from rag.answering.answerability import AnswerabilityModel
 from rag.answering.evidence import refusal_rule
 from rag.errors import ConfigError, SourceError
+from rag.events import collect
 from rag.loading import discover, load
 from rag.models import Answer, SearchHit
 from rag.pipeline import Pipeline, build_pipeline
@@ -22,7 +23,7 @@ from evals import metrics
 from evals.datasets import EvalRecord, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-Progress = Callable[[int, int], None]
+QuestionsDone = Callable[[int, int], None]
 THRESHOLDS = "RAG_EVAL__THRESHOLDS"  # the setting every gate error names
 HIGHER_IS_BETTER = ("hit@1", "hit@3", "hit@5", "mrr", "correctness", "cited_support",
                     "citation_validity", "refusal_precision", "refusal_recall")
@@ -123,9 +124,14 @@ def aggregate(rows: list[dict]) -> dict[str, float]:
     }
 
 
+def answers_of(pipeline: Pipeline) -> Callable[[str], Answer]:
+    """The pipeline's finished answer to a question, as the runner asks it."""
+    return lambda question: collect(pipeline.answer(question))
+
+
 def run_pipeline(name: str, ask: Callable[[str], Answer], search: Callable[[str], list],
                  records: list[EvalRecord], texts: dict[str, str],
-                 progress: Progress | None) -> PipelineResult:
+                 progress: QuestionsDone | None) -> PipelineResult:
     """Ask every question, score every answer."""
     result = PipelineResult(name)
     for done, record in enumerate(records, 1):
@@ -203,7 +209,7 @@ def gate_for(settings: Settings, dataset: Path, gate: bool,
 
 def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | None = None,
              baseline: bool = False, gate: bool = True, compare: bool = True,
-             progress: Progress | None = None,
+             progress: QuestionsDone | None = None,
              say: Callable[[str], None] = lambda _: None) -> EvalOutcome:
     """Score our pipeline (and optionally the baseline) on a dataset; write the reports.
     With compare, a set with unanswerable questions is also answered refusing by the
@@ -216,7 +222,7 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
     ours.warm_up()
     texts = source_texts(corpus)
     say(f"asking {len(records)} questions with provider {ours.answerer.name}")
-    results = [run_pipeline(f"ours ({ours.answerer.name})", ours.ask, ours.search, records,
+    results = [run_pipeline(f"ours ({ours.answerer.name})", answers_of(ours), ours.search, records,
                             texts, progress)]
     if compare and ours.answerer.name == "extractive" and not all(r.answerable for r in records):
         # a language model's run is not repeated: the decision it follows is the same one
@@ -226,7 +232,7 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
         else:
             rival = build_pipeline(other, embedder=ours.embedder, reader=ours.reader)
             say(f"asking {len(records)} questions refusing by the {name}, for comparison")
-            results.append(run_pipeline(name, rival.ask, rival.search, records, texts, progress))
+            results.append(run_pipeline(name, answers_of(rival), rival.search, records, texts, progress))
     if baseline:
         from evals.baseline import Bm25Only, NaiveLlamaIndex
 

@@ -28,7 +28,7 @@ RRF_K = 60  # reciprocal rank fusion's damping constant (Cormack et al. 2009)
 
 
 @dataclass
-class Candidate:
+class OfferedChunk:
     """One chunk offered for a question, with every signal a variant may rank by."""
 
     chunk: Chunk
@@ -41,7 +41,7 @@ class Candidate:
     relevant: bool
 
 
-def gather(pipeline, record, pool: int) -> list[Candidate]:  # noqa: ANN001
+def gather(pipeline, record, pool: int) -> list[OfferedChunk]:  # noqa: ANN001
     """Both indexes' candidates for one question, with the signals retrieval computes."""
     vector = pipeline.retriever.query_vector(record.question)
     dense, lexical, documents = pipeline.retriever.candidates(record.question, vector, pool)
@@ -49,7 +49,7 @@ def gather(pipeline, record, pool: int) -> list[Candidate]:  # noqa: ANN001
                          pipeline.retriever.synonyms(record.question))
     dense_rank = {c.id: r for r, (c, _) in enumerate(dense, 1)}
     keyword_rank = {c.id: r for r, (c, _) in enumerate(lexical, 1)}
-    return [Candidate(chunk, dense_rank.get(i), keyword_rank.get(i), signals.cosine[i],
+    return [OfferedChunk(chunk, dense_rank.get(i), keyword_rank.get(i), signals.cosine[i],
                       signals.keyword.get(i, 0.0), signals.words[i], signals.sentence[i],
                       metrics.relevant(chunk.source, chunk.text, record))
             for i, chunk in signals.chunks.items()]
@@ -60,7 +60,7 @@ def rrf(rank: int | None, limit: int) -> float:
     return 1.0 / (RRF_K + rank) if rank and rank <= limit else 0.0
 
 
-Variant = Callable[[Candidate], float | None]  # None: not a candidate for this variant
+Variant = Callable[[OfferedChunk], float | None]  # None: not a candidate for this variant
 
 
 def variants(n: int) -> dict[str, Variant]:
@@ -68,14 +68,14 @@ def variants(n: int) -> dict[str, Variant]:
     dense_only = lambda c: c.cosine if c.dense_rank and c.dense_rank <= n else None  # noqa: E731
     keyword_only = lambda c: c.keyword if c.keyword_rank and c.keyword_rank <= n else None  # noqa: E731
 
-    def in_dense(score: Callable[[Candidate], float]) -> Variant:
+    def in_dense(score: Callable[[OfferedChunk], float]) -> Variant:
         return lambda c: score(c) if c.dense_rank and c.dense_rank <= n else None
 
-    def in_either(score: Callable[[Candidate], float]) -> Variant:
+    def in_either(score: Callable[[OfferedChunk], float]) -> Variant:
         return lambda c: (score(c) if (c.dense_rank and c.dense_rank <= n)
                           or (c.keyword_rank and c.keyword_rank <= n) else None)
 
-    def fused(c: Candidate, keyword: float = 1.0) -> float:
+    def fused(c: OfferedChunk, keyword: float = 1.0) -> float:
         return (rrf(c.dense_rank, n) + keyword * rrf(c.keyword_rank, n)) * RRF_K / 2
 
     found = {
@@ -97,7 +97,7 @@ def variants(n: int) -> dict[str, Variant]:
     return found
 
 
-def rank_of_first_relevant(candidates: list[Candidate], variant: Variant, collapse: bool) -> int | None:
+def rank_of_first_relevant(candidates: list[OfferedChunk], variant: Variant, collapse: bool) -> int | None:
     """1-based rank of the first relevant chunk in the variant's ranking."""
     scored = [(c, s) for c in candidates if (s := variant(c)) is not None]
     ranked = sorted(scored, key=lambda pair: -pair[1])

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from rag.answering import evidence
 from rag.answering.answerability import (FEATURES, GROUPS, MODEL_FILE, READER_FEATURES,
@@ -113,6 +114,8 @@ def gather(name: str, questions: str, corpus: str, limit: int | None,
 
 def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Weighted L2 logistic regression by Newton's method: mean, scale, weights, bias."""
+    # not sklearn's LogisticRegression(solver="newton-cholesky") on a StandardScaler: it
+    # reaches the same weights (to 1e-12) but takes 1.7 times as long per fit here
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
@@ -138,6 +141,9 @@ def predict(model: tuple, x: np.ndarray) -> np.ndarray:
 def cross_validated(rows: list[Row], columns: list[int]) -> np.ndarray:
     """Each row's probability from a model trained on the other folds (by article); 0 for
     rows with nothing retrieved."""
+    # articles dealt out in name order, not by sklearn's GroupKFold or StratifiedGroupKFold,
+    # which deal them otherwise: on the shipped model's data the threshold would move from
+    # 0.53 to 0.54 or 0.52
     groups = sorted({r.group for r in rows})
     fold_of = {g: i % FOLDS for i, g in enumerate(groups)}
     usable = np.array([r.values is not None for r in rows])
@@ -194,11 +200,9 @@ def mean_accuracy(found: dict[str, dict[str, float]]) -> float:
 
 def auc(rows: list[Row], probability: np.ndarray, dataset: str) -> float:
     """Area under the ROC curve of P(answerable) on one set."""
-    pairs = [(p, r.answerable) for r, p in zip(rows, probability) if r.dataset == dataset]
-    positive = np.array([p for p, a in pairs if a])
-    negative = np.array([p for p, a in pairs if not a])
-    return float((positive[:, None] > negative[None, :]).mean()
-                 + 0.5 * (positive[:, None] == negative[None, :]).mean())
+    picked = np.array([r.dataset == dataset for r in rows])
+    answerable = np.array([r.answerable for r in rows])
+    return float(roc_auc_score(answerable[picked], probability[picked]))
 
 
 UNANSWERABLE_SETS = ("squad2-dev-35", "squad-neg-48", "golden")
@@ -245,9 +249,11 @@ def main() -> None:
 
 
 def column(rows: list[Row], feature: str) -> np.ndarray:
-    """One feature's values (lowest for rows with nothing retrieved)."""
+    """One feature's values (the lowest float for rows with nothing retrieved: the AUC
+    takes no infinities)."""
     at = FEATURES.index(feature)
-    return np.array([r.values[at] if r.values is not None else -np.inf for r in rows])
+    lowest = np.finfo(float).min
+    return np.array([r.values[at] if r.values is not None else lowest for r in rows])
 
 
 def areas(rows: list[Row], probability: np.ndarray) -> dict[str, float]:

@@ -2,10 +2,10 @@
 points) and sentence vectors; in a folder this process opens itself (embedded, one process
 at a time: rag/locking.py), or on a Chroma server that many processes share."""
 
+import logging
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,53 +13,26 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rag import locking
+from rag.chroma_rows import (BATCH, NO_BOUNDS, SPANS, SharedLRU, by_text, chunk_metadata,
+                             chunks_in, encode_bounds, record_bounds, record_metadata,
+                             record_of, rows_bounds, vectors_by_id, version_where, versions_of)
 from rag.errors import EmbedderMismatch, EmptyStore, StoreUnavailable
 from rag.models import Chunk, SourceDocument
 from rag.settings import StoreSettings
-from rag.store import (DocumentRecord, Sentences, chunk_from, chunk_metadata, doc_id,
-                       index_exists, bounds_of, overlapping, sentence_id)
-from rag.text import Span, sentences
+from rag.records import (DocumentRecord, Sentences, bounds_of, chunk_from, doc_id, overlapping,
+                         sentence_id)
+from rag.text import Span
 
+log = logging.getLogger(__name__)
+
+STORE_FILE = "chroma.sqlite3"  # what an embedded Chroma folder holds once written
 CACHED_DOCUMENTS = 512  # document versions whose text and sentence bounds are kept in memory
 CACHED_SENTENCES = 20_000  # sentence vectors kept in memory (an id names one version's span)
 CACHED_VECTORS = 20_000  # chunk vectors kept in memory (an id names one text: never stale)
-BATCH = 4000  # rows per Chroma write (its limit is about 5,000)
 # How long a document's committed version is taken as known without asking Chroma again:
 # a commit by another process is seen this much later at most (this process's own commits
 # at once). A look-up costs about 3 ms of every search.
 COMMITTED_TTL = 1.0
-SPANS = "sentence_spans"  # the document record's key for where its sentences lie
-NO_BOUNDS = np.zeros((0, 2), dtype=np.int64)
-
-
-class Recent:
-    """The `limit` most recently used entries of a mapping whose values never go stale,
-    safe to share between threads."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._entries: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, keys: list) -> dict:
-        """The entries held for these keys, now counted as the most recently used."""
-        with self._lock:
-            found = {k: self._entries[k] for k in keys if k in self._entries}
-            for k in found:
-                self._entries.move_to_end(k)
-        return found
-
-    def put(self, entries: dict) -> None:
-        """Keep these entries, dropping the least recently used past the limit."""
-        with self._lock:
-            self._entries |= entries
-            while len(self._entries) > self.limit:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        with self._lock:
-            self._entries.clear()
 
 
 class ChromaStore:
@@ -73,9 +46,9 @@ class ChromaStore:
         self.embedder_name = embedder_name
         self.dimension = dimension
         self._chunks = self._documents = self._sentences = None
-        self._documents_read = Recent(CACHED_DOCUMENTS)  # (source, hash): (text, sentence bounds)
-        self._sentence_vectors = Recent(CACHED_SENTENCES)  # sentence id: vector
-        self._vectors = Recent(CACHED_VECTORS)  # chunk id: vector
+        self._documents_read = SharedLRU(CACHED_DOCUMENTS)  # (source, hash): (text, bounds)
+        self._sentence_vectors = SharedLRU(CACHED_SENTENCES)  # sentence id: vector
+        self._vectors = SharedLRU(CACHED_VECTORS)  # chunk id: vector
         self._committed_lock = threading.Lock()
         self._committed: dict[str, tuple[str | None, float]] = {}  # source: (hash, when read)
         self._client = None
@@ -90,7 +63,7 @@ class ChromaStore:
     def exists(self) -> bool:
         """Whether anything was ever written here."""
         if self.url is None:
-            return index_exists(self.path)
+            return folder_holds_store(self.path)
         return self.collection_names()[0] in {c.name for c in self.client().list_collections()}
 
     def client(self):  # noqa: ANN201 - chromadb is imported lazily
@@ -116,7 +89,7 @@ class ChromaStore:
             self._client = chromadb.HttpClient(
                 host=address.hostname, port=address.port or (443 if address.scheme == "https" else 80),
                 ssl=address.scheme == "https", headers=self.headers, settings=options)
-        except Exception as exc:  # chromadb raises ValueError, httpx errors, ... when unreachable
+        except Exception as exc:  # noqa: BLE001 - chromadb raises ValueError, httpx errors, ...
             raise StoreUnavailable(f"no Chroma server answers at {self.url} ({exc}): start "
                                    "one with `chroma run --path DIR` or check RAG_STORE__URL") from None
         return self._client
@@ -211,14 +184,9 @@ class ChromaStore:
     def commit_document(self, document: SourceDocument, chunker: str, chunk_count: int,
                         vector: np.ndarray, spans: list[Span]) -> None:
         """Write the record that makes the document's current chunks visible, with where its
-        sentences lie (so a search need not cut the text again)."""
-        metadata = {
-            "source": document.source, "title": document.title,
-            "content_hash": document.content_hash, "chunker": chunker,
-            "chunks": chunk_count, "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            SPANS: encode_spans(spans),
-        }
-        metadata |= {k: v for k in ("author", "date") if (v := getattr(document, k))}
+        sentences lie."""
+        metadata = record_metadata(document, chunker, chunk_count, bounds_of(spans),
+                                   datetime.now(UTC).isoformat(timespec="seconds"))
         self._documents.upsert(
             ids=[doc_id(document.source)], embeddings=[vector.tolist()],
             documents=[document.text], metadatas=[metadata],
@@ -299,6 +267,22 @@ class ChromaStore:
         page at a time (for `rag doctor`)."""
         return versions_of(self._chunks), versions_of(self._sentences)
 
+    def outdated_records(self) -> list[str]:
+        """The sources whose record does not say where its sentences lie (written before
+        that was kept)."""
+        got = self._documents.get(include=["metadatas"])
+        return sorted(m["source"] for m in got["metadatas"] if SPANS not in m)
+
+    def update_records(self, sources: list[str]) -> None:
+        """Add to these records where their version's sentences lie, as its stored sentence
+        rows place them (the bounds a search then reads those rows by)."""
+        for source in sources:
+            if (record := self.document(source)) is not None:
+                got = self._sentences.get(where=version_where(source, record["content_hash"]),
+                                          include=["metadatas"])
+                self._documents.update(ids=[doc_id(source)], metadatas=[
+                    {SPANS: encode_bounds(rows_bounds(got["metadatas"]))}])
+
     # -- sentences -------------------------------------------------------------------------
 
     def sentence_ids(self, source: str) -> set[str]:
@@ -343,15 +327,15 @@ class ChromaStore:
             for position in {i for start, end in ranges for i in overlapping(bounds, start, end)}:
                 rows[sentence_id(*key, *bounds[position].tolist())] = (key, position)
         vectors = vectors_by_id(self._sentences, self._sentence_vectors, list(rows))
-        unread = set()
         for sentence, (key, position) in rows.items():
             if sentence in vectors:
                 found[key].vectors[position] = vectors[sentence]
-            else:
-                unread.add(key)
-        # A version whose rows are not where its bounds say (its sentences were cut by an
-        # older rag.text) is read whole, by a search on its rows' metadata.
-        return found | {key: self.stored_sentences(*key) for key in unread}
+        if unread := sorted({source for sentence, ((source, _), _) in rows.items()
+                             if sentence not in vectors}):
+            # Replaced by another process since its record was read, or rows lost.
+            log.warning("sentence vectors missing for %s: `rag doctor` checks the store",
+                        ", ".join(unread))
+        return found
 
     def version_texts(self, versions: list[tuple[str, str]],
                       ) -> dict[tuple[str, str], tuple[str, np.ndarray]]:
@@ -361,66 +345,26 @@ class ChromaStore:
         if missing := [v for v in versions if v not in held]:
             got = self._documents.get(ids=[doc_id(source) for source, _ in missing],
                                       include=["documents", "metadatas"])
-            read = {}
-            for text, meta in zip(got["documents"], got["metadatas"]):
-                bounds = (decode_bounds(meta[SPANS]) if SPANS in meta
-                          else bounds_of(sentences(text)))  # a record from before bounds were kept
-                read[(meta["source"], meta["content_hash"])] = (text, bounds)
+            read = {(m["source"], m["content_hash"]): (text, record_bounds(m))
+                    for text, m in zip(got["documents"], got["metadatas"])}
             read = {v: read[v] for v in missing if v in read}  # other versions are not committed
-            self._documents_read.put(read)
-            held |= read
+            if outdated := sorted(source for (source, _), (_, b) in read.items() if b is None):
+                log.warning("document record(s) of %s do not say where their sentences lie: "
+                            "run `rag doctor --fix`", ", ".join(outdated))
+            self._documents_read.put({v: r for v, r in read.items() if r[1] is not None})
+            held |= {v: (text, NO_BOUNDS if b is None else b) for v, (text, b) in read.items()}
         return held
 
     def stored_sentences(self, source: str, content_hash: str) -> Sentences:
-        """One version's sentences with every vector, as its rows' metadata place them."""
-        got = self._sentences.get(
-            where={"$and": [{"source": source}, {"content_hash": content_hash}]},
-            include=["metadatas", "embeddings"])
+        """One version's sentences with every vector, as its rows' metadata place them (by
+        a search on that metadata: the read path before records kept bounds)."""
+        got = self._sentences.get(where=version_where(source, content_hash),
+                                  include=["metadatas", "embeddings"])
         rows = sorted(zip(got["metadatas"], got["embeddings"]), key=lambda row: row[0]["start"])
-        vectors = (np.asarray([v for _, v in rows], dtype=np.float32) if rows
-                   else np.zeros((0, self.dimension), dtype=np.float32))
+        vectors = np.asarray([v for _, v in rows], dtype=np.float32).reshape(-1, self.dimension)
         key = (source, content_hash)
         text, _ = self.version_texts([key]).get(key, ("", None))
-        return Sentences(text, np.array([(m["start"], m["end"]) for m, _ in rows],
-                                        dtype=np.int64).reshape(-1, 2), vectors)
-
-
-def vectors_by_id(collection, held: Recent, ids: list[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """The stored vectors of these rows of a collection, by id: those held, and the rest in
-    one read (then held too); ids with no row are left out."""
-    found = held.get(ids)
-    if missing := [i for i in ids if i not in found]:
-        got = collection.get(ids=missing, include=["embeddings"])
-        read = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
-        held.put(read)
-        found |= read
-    return found
-
-
-def record_of(metadata: dict) -> DocumentRecord:
-    """A document's record as callers see it (without its sentence bounds)."""
-    return DocumentRecord({k: v for k, v in metadata.items() if k != SPANS})
-
-
-def encode_spans(spans: list[Span]) -> str:
-    """Where sentences lie, as Chroma can keep it in metadata: "start end start end ..."."""
-    return " ".join(f"{s.start} {s.end}" for s in spans)
-
-
-def decode_bounds(encoded: str) -> np.ndarray:
-    """The bounds that encode_spans wrote, a row of start and end per sentence."""
-    return np.array(encoded.split(), dtype=np.int64).reshape(-1, 2)
-
-
-def chunks_in(got: dict) -> list[Chunk]:
-    """The chunks of a Chroma `get` that included their documents and metadatas."""
-    return [chunk_from(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
-
-
-def by_text(collection, source: str) -> dict[str, np.ndarray]:  # noqa: ANN001 - a Chroma collection
-    """A source's stored vectors in a collection, by their text."""
-    got = collection.get(where={"source": source}, include=["documents", "embeddings"])
-    return {t: np.asarray(v, dtype=np.float32) for t, v in zip(got["documents"], got["embeddings"])}
+        return Sentences(text, rows_bounds(got["metadatas"]), vectors)
 
 
 def let_go(client, held: locking.Hold) -> None:  # noqa: ANN001 - a chromadb client
@@ -429,17 +373,6 @@ def let_go(client, held: locking.Hold) -> None:  # noqa: ANN001 - a chromadb cli
     client closes; kept, they would hide (or break on) what another process wrote since."""
     client.close()
     locking.release(held)
-
-
-def versions_of(collection) -> dict[str, tuple[str, str]]:  # noqa: ANN001 - a Chroma collection
-    """Each row's (source, content hash), by id, a page of BATCH rows at a time."""
-    found, offset = {}, 0
-    while True:
-        page = collection.get(include=["metadatas"], limit=BATCH, offset=offset)
-        if not page["ids"]:
-            return found
-        found |= {i: (m["source"], m["content_hash"]) for i, m in zip(page["ids"], page["metadatas"])}
-        offset += len(page["ids"])
 
 
 def claim(settings: StoreSettings) -> None:
@@ -451,3 +384,8 @@ def claim(settings: StoreSettings) -> None:
         store.client().heartbeat()
     else:
         locking.hold(store.path)
+
+
+def folder_holds_store(path: Path) -> bool:
+    """Whether an embedded store was ever written in this folder (cheap: no client)."""
+    return (Path(path) / STORE_FILE).is_file()

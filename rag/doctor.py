@@ -4,7 +4,9 @@ keyword index in step, and repair what can be repaired without the source files.
 What an interrupted ingest can leave (a kill at any moment; see rag/ingest.py): rows of a
 version that was never committed or was replaced, and keyword rows out of step. Both are
 hidden from searches already; the doctor removes them. A committed document missing
-rows cannot come from an interrupted ingest; it is reported, to be ingested again.
+rows cannot come from an interrupted ingest; it is reported, to be ingested again. A
+record in an older form than the one written now (one that does not say where its
+sentences lie) is rewritten in the current form: searches read only that form.
 """
 
 from collections import Counter
@@ -26,15 +28,16 @@ class Checkup:
     stale_sentences: set[str] = field(default_factory=set)
     keyword_missing: set[str] = field(default_factory=set)  # chunk rows the keyword index lacks
     keyword_extra: set[str] = field(default_factory=set)  # keyword rows of no chunk row
+    outdated: list[str] = field(default_factory=list)  # records in an older form: rewritten
     incomplete: list[str] = field(default_factory=list)  # committed, rows missing: ingest again
     duplicated: list[str] = field(default_factory=list)  # two committed chunks at one span
     build_refused: bool = False  # the installed llama.cpp must not run on this CPU
 
     @property
     def repairable(self) -> int:
-        """Rows the doctor can remove or restore."""
+        """Rows the doctor can remove or restore, and records it can rewrite."""
         return (len(self.stale_chunks) + len(self.stale_sentences) + len(self.keyword_missing)
-                + len(self.keyword_extra))
+                + len(self.keyword_extra) + len(self.outdated))
 
     @property
     def healthy(self) -> bool:
@@ -52,7 +55,8 @@ def examine(index: Index) -> Checkup:
     checkup = Checkup(documents=len(committed), chunks=len(chunk_rows),
                       stale_chunks={i for i, v in chunk_rows.items() if v not in versions},
                       stale_sentences={i for i, v in sentence_rows.items() if v not in versions},
-                      keyword_missing=set(chunk_rows) - held, keyword_extra=held - set(chunk_rows))
+                      keyword_missing=set(chunk_rows) - held, keyword_extra=held - set(chunk_rows),
+                      outdated=store.outdated_records())
     live_chunks = Counter(v for v in chunk_rows.values() if v in versions)
     live_sentences = Counter(v for v in sentence_rows.values() if v in versions)
     for source, record in committed.items():
@@ -82,8 +86,10 @@ def doctor(settings: Settings, *, fix: bool) -> tuple[Checkup, list[str]]:
 
 
 def repair(index: Index, checkup: Checkup) -> None:
-    """Remove the stale rows and bring the keyword index in step with the vector store."""
+    """Remove the stale rows, bring the keyword index in step with the vector store, and
+    rewrite outdated records in the current form."""
     store, keywords = index.store, index.keywords
+    store.update_records(checkup.outdated)
     store.delete_chunks(checkup.stale_chunks)
     keywords.delete(checkup.stale_chunks | checkup.keyword_extra)
     store.delete_sentences(checkup.stale_sentences)
@@ -99,6 +105,10 @@ def report(checkup: Checkup, repaired: bool) -> list[str]:
                         (len(checkup.keyword_extra), "keyword row(s) of no chunk")):
         if count:
             lines.append(f"{done} {count} {what}")
+    if checkup.outdated:
+        rewritten = "rewrote" if repaired else "found"
+        lines.append(f"{rewritten} {len(checkup.outdated)} document record(s) in an older form "
+                     "(not saying where their sentences lie)")
     if checkup.keyword_missing:
         restored = "restored" if repaired else "found missing"
         lines.append(f"{restored} {len(checkup.keyword_missing)} keyword row(s)")

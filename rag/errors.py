@@ -127,7 +127,7 @@ class TooManyRequests(RagError):
 
 
 class Overloaded(RagError):
-    """Every slot for a model call is taken (RAG_API__MAX_CONCURRENT_ANSWERS)."""
+    """Every slot for writing an answer is taken (RAG_LLM__MAX_CONCURRENT answers at once)."""
 
     code = "overloaded"
     status = 503

@@ -2,10 +2,9 @@
 documents, sentence vectors) and the keyword index beside it (chunks by their words)."""
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag.keywords import KeywordIndex, KeywordMirror
+from rag.keywords import KeywordIndex, KeywordMirror, KeywordStore
 from rag.models import Chunk
 from rag.settings import StoreSettings
 from rag.store import VectorStore, make_store
@@ -18,8 +17,7 @@ class Index:
     """A vector store and its keyword index; opening brings the keyword index in step."""
 
     store: VectorStore
-    keywords: KeywordIndex | KeywordMirror
-    say: Callable[[str], None] = lambda _: None
+    keywords: KeywordStore
     _synced: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -34,7 +32,7 @@ class Index:
         self.store.open(create=create)
         with self._lock:
             if not self._synced:
-                self.keywords.sync(self.store, self.say)
+                self.keywords.sync(self.store)
                 self._synced = True
         return self
 

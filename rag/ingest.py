@@ -11,15 +11,15 @@ from rag.errors import SourceError
 from rag.loading import discover, load
 from rag.models import IngestReport, SourceDocument
 from rag.index import Index
-from rag.store import sentence_id
+from rag.records import sentence_id
 from rag.text import sentences
 
 # Called after each file: (files done, files in all, path, what happened to it).
-Progress = Callable[[int, int, Path, str], None]
+FileDone = Callable[[int, int, Path, str], None]
 
 
 def ingest(paths: Iterable[Path], *, index: Index, embedder: Embedder, chunker: Chunker,
-           progress: Progress | None = None, rebuild: bool = False) -> IngestReport:
+           progress: FileDone | None = None, rebuild: bool = False) -> IngestReport:
     """Index every supported file under paths; a bad file in a folder is skipped, not fatal.
     With rebuild, both indexes are dropped first, once every path has been checked."""
     report, folders = IngestReport(), {}  # each file: the folder it was found in, or None

@@ -7,19 +7,24 @@ copy in a temporary folder, following the documents committed on the server
 (`KeywordMirror`): nothing but Chroma needs to be shared between machines.
 """
 
+import logging
 import shutil
 import sqlite3
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from rag.models import Chunk
-from rag.store import VectorStore, chunk_from
+from rag.records import chunk_from
+from rag.store import ChunkRows, VectorStore
 from rag.text import STOPWORDS, words
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "keywords.sqlite3"
 # How often a KeywordMirror asks the server which document versions are committed (one
@@ -43,6 +48,35 @@ CREATE TRIGGER IF NOT EXISTS chunks_removed AFTER DELETE ON chunks BEGIN
 """
 COLUMNS = "id, source, content_hash, title, start, end, author, date, text"
 INSERT = f"INSERT INTO chunks ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
+
+
+class KeywordStore(Protocol):
+    """The keyword index as its callers use it, in a folder or following a server."""
+
+    def put(self, chunks: list[Chunk]) -> None:
+        """Add chunks (replacing any with the same id)."""
+        ...
+
+    def delete(self, ids: set[str]) -> None:
+        """Remove chunks by id."""
+        ...
+
+    def ids(self, source: str | None = None) -> set[str]:
+        """Every chunk id held (for one source, if given)."""
+        ...
+
+    def search(self, query: str, n: int,
+               sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+        """The n chunks that best match the query's words, best first, with their score."""
+        ...
+
+    def sync(self, store: ChunkRows) -> int:
+        """Bring this index in step with the vector store; returns how much it changed."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every row (the vector store was dropped)."""
+        ...
 
 
 class KeywordIndex:
@@ -112,14 +146,14 @@ class KeywordIndex:
                 "ORDER BY t.score", [expression, n])
         return [(row_chunk(row), -row[-1]) for row in rows]
 
-    def sync(self, store: VectorStore, say: Callable[[str], None] = lambda _: None) -> int:
+    def sync(self, store: ChunkRows) -> int:
         """Make this index hold exactly the vector store's chunks; returns how many rows
         were added or removed (0 when already in step)."""
         held, stored = self.ids(), store.chunk_ids()
         missing, extra = sorted(stored - held), held - stored
         if missing or extra:
-            say(f"keyword index out of step ({len(missing)} missing, {len(extra)} extra): "
-                "bringing it in step from the vector store")
+            log.warning("keyword index out of step (%d missing, %d extra): bringing it in "
+                        "step from the vector store", len(missing), len(extra))
         if extra:
             self.delete(extra)
         if missing:
@@ -209,7 +243,7 @@ class KeywordMirror:
         """Remove chunks here."""
         self.index.delete(ids)
 
-    def sync(self, store: VectorStore, say: Callable[[str], None] = lambda _: None) -> int:
+    def sync(self, store: ChunkRows) -> int:
         """Copy what the server has committed (at start-up); returns the documents held."""
         self.follow(now=True)
         return len(self._held)

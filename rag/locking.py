@@ -6,6 +6,9 @@ reader beside a writer may see a half-written index) first takes an exclusive ad
 lock (flock) on a file in it. Every store object of one process shares that hold; the
 kernel drops it when the process exits, however it exits, so a crash never leaves the
 folder locked. Several processes share one store through a Chroma server (server mode).
+
+A server holding the folder writes where it listens into the lock file (`announce`), so the
+terminal in a second window can ask it over HTTP instead of being turned away (`serving`).
 """
 
 import fcntl
@@ -18,6 +21,7 @@ from pathlib import Path
 from rag.errors import StoreBusy
 
 FILE_NAME = "rag.lock"
+URL_PREFIX = "url "  # the lock file's line naming where its holder serves the store
 
 
 @dataclass
@@ -45,7 +49,8 @@ def hold(folder: Path) -> Hold:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip() or "another process"
+                written = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip()
+                holder = written.splitlines()[0] if written else "another process"
                 os.close(fd)
                 raise StoreBusy(
                     f"the store at {folder} is in use by {holder}; one process at a time "
@@ -71,3 +76,34 @@ def release(held: Hold) -> None:
 def describe_process() -> str:
     """This process as its user started it, e.g. `rag serve --port 8000`."""
     return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200] if sys.argv else "python"
+
+
+def announce(folder: Path, url: str) -> None:
+    """Record, beside this process's hold on the folder, that it serves the store at url."""
+    with _guard:
+        held = _holds[Path(folder).resolve()]
+        line = f"pid {os.getpid()} ({describe_process()})\n{URL_PREFIX}{url}\n"
+        os.ftruncate(held.fd, 0)
+        os.pwrite(held.fd, line.encode(), 0)
+
+
+def serving(folder: Path) -> str | None:
+    """The URL of the server that holds the folder now, if another process holds it and
+    announced one (a lock file left by a stopped server names nobody: the kernel let go)."""
+    folder = Path(folder).resolve()
+    with _guard:
+        if folder in _holds:
+            return None
+    try:
+        fd = os.open(folder / FILE_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:  # held: read what the holder wrote
+        lines = os.pread(fd, 1000, 0).decode("utf-8", "replace").splitlines()
+        return next((line.removeprefix(URL_PREFIX) for line in lines
+                     if line.startswith(URL_PREFIX)), None)
+    finally:
+        os.close(fd)  # closing drops the shared lock if it was taken
+    return None

@@ -29,8 +29,10 @@ class Chunk(BaseModel):
 
 
 class SearchHit(BaseModel):
-    """A retrieved chunk and its fused relevance score (higher is better; 1.0 at most for
-    the rank part, plus the share of the query's words it holds)."""
+    """A retrieved chunk and its retrieval score: the weighted mean (rag/retrieval.py) of its
+    vector's cosine with the query's, its BM25 over the best candidate's, the IDF-weighted
+    share of the query's content words it holds and its best sentence's cosine; higher is
+    better, 1.0 at most. A re-ranked search keeps this score and orders hits by reader_score."""
 
     source: str
     title: str

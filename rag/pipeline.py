@@ -3,37 +3,31 @@
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from rag.answering import Answerer, make_answerer
+from rag.answering import make_answerer
+from rag.answering.draft import Answerer
 from rag.chunking import Chunker
 from rag.conversation import Turn, standalone_question
 from rag.embedding import Embedder, make_embedder
+from rag.events import AnswerEvent, Cited, Finished, Token
 from rag.errors import InvalidQuestion, Overloaded, ReaderOff, SourceError, UnknownDocument
 from rag.filters import Filters, matching_sources
 from rag.index import Index, make_index
-from rag.ingest import Progress, index_document, ingest, remove_document
+from rag.ingest import FileDone, index_document, ingest, remove_document
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
 from rag.retrieval import Retrieved, Retriever
 from rag.settings import Settings
 from rag.sources import as_hits, in_context
-from rag.store import DocumentRecord
+from rag.records import DocumentRecord
 
 if TYPE_CHECKING:
     from rag.answering.evidence import BudgetedReader
     from rag.llm.llamacpp import ModelState
-
-
-@dataclass(frozen=True)
-class Event:
-    """One step of a streamed answer: "token" (str), "citations" (list), "done" (Answer)."""
-
-    kind: str
-    data: Any
 
 
 @dataclass
@@ -65,7 +59,7 @@ class Pipeline:
                                                           self.embedder, self.reader)
             return self._answerers[provider]
 
-    def ingest(self, paths: Iterable[Path], progress: Progress | None = None,
+    def ingest(self, paths: Iterable[Path], progress: FileDone | None = None,
                rebuild: bool = False) -> IngestReport:
         """Index files and folders; with rebuild, drop the old index first."""
         with self._writing:
@@ -120,7 +114,7 @@ class Pipeline:
         with self._writing:
             return remove_document(source, index=self.index)
 
-    def search(self, query: str, top_k: int | None = None, filters: Filters | None = None,
+    def search(self, query: str, *, top_k: int | None = None, filters: Filters | None = None,
                rerank: bool | None = None) -> list[SearchHit]:
         """The chunks that best match the query (in the documents the filters allow, if
         any), best first; re-ranked by the reader when asked (RAG_READER__RERANK when not
@@ -148,19 +142,19 @@ class Pipeline:
         retrieved.reader_scores = [logit for _, logit in order]
         return retrieved
 
-    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
-            provider: str | None = None) -> Answer:
-        """A short answer whose every sentence cites its passage, or a plain refusal."""
-        *_, last = self.ask_stream(question, top_k, filters, provider)
-        return last.data
-
-    def ask_stream(self, question: str, top_k: int | None = None,
-                   filters: Filters | None = None, provider: str | None = None,
-                   focus: str | None = None) -> Iterator[Event]:
-        """The answer as events: tokens as they are produced, then the citations, then the
-        whole Answer. Work stops when the consumer stops iterating. In a follow-up, `focus`
-        is what the turn itself asked, weighed above the conversation it leans on.
+    def answer(self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None,
+               filters: Filters | None = None, provider: str | None = None
+               ) -> Iterator[AnswerEvent]:
+        """The answer as it is written: tokens, then the citations, then the whole Answer
+        (`rag.events.collect` waits for it). Given the earlier turns, the question is a
+        follow-up, made standalone from them before it is searched, and what it asks itself
+        is weighed above the conversation it leans on. Work stops when the consumer stops
+        reading. Nothing runs until the first event is asked for; then InvalidQuestion, or
         Overloaded when RAG_LLM__MAX_CONCURRENT answers are being written already."""
+        focus = None
+        if history:
+            rewrite = standalone_question([*history, Turn("user", question)])
+            question, focus = rewrite.question, rewrite.focus
         question = self.check_query(question)
         if not self._answering.acquire(blocking=False):
             raise Overloaded(f"{self.settings.llm.max_concurrent} answers are being written "
@@ -171,8 +165,8 @@ class Pipeline:
             self._answering.release()
 
     def _answer_events(self, question: str, top_k: int | None, filters: Filters | None,
-                       provider: str | None, focus: str | None) -> Iterator[Event]:
-        """ask_stream's events, once a slot is held."""
+                       provider: str | None, focus: str | None) -> Iterator[AnswerEvent]:
+        """answer()'s events, once a slot is held."""
         answerer = self.answerer_for(provider)
         began = time.perf_counter()
         retrieved = self.retrieve(question, top_k, self.sources_for(filters), focus)
@@ -185,12 +179,12 @@ class Pipeline:
                 draft = finished.value
                 break
             first = first or time.perf_counter()
-            yield Event("token", token)
+            yield Token(token)
         done = time.perf_counter()
         citations = in_context(draft.citations, [c for c, _ in retrieved.chunks],
                                self.source_text)
-        yield Event("citations", citations)
-        yield Event("done", Answer(
+        yield Cited(citations)
+        yield Finished(Answer(
             question=question, answer=draft.text, citations=citations,
             refused=draft.refused, provider=answerer.name, verification=draft.verification,
             passages=as_hits(retrieved.chunks, retrieved.reader_scores),
@@ -198,22 +192,6 @@ class Pipeline:
                             first_token_ms=ms((first or done) - began),
                             answer_ms=ms(done - retrieved_at), total_ms=ms(done - began)),
         ))
-
-    def reply(self, question: str, history: list[Turn], top_k: int | None = None,
-              filters: Filters | None = None, provider: str | None = None) -> Iterator[Event]:
-        """The answer's events: to the question alone, or, given the earlier turns, to the
-        question as a follow-up made standalone from them."""
-        if not history:
-            return self.ask_stream(question, top_k, filters, provider)
-        _, events = self.chat([*history, Turn("user", question)], top_k, provider, filters)
-        return events
-
-    def chat(self, turns: list[Turn], top_k: int | None = None, provider: str | None = None,
-             filters: Filters | None = None) -> tuple[str, Iterator[Event]]:
-        """The conversation's last question made standalone, and its answer's events."""
-        rewrite = standalone_question(turns)
-        return rewrite.question, self.ask_stream(rewrite.question, top_k, filters, provider,
-                                                 focus=rewrite.focus)
 
     def sources_for(self, filters: Filters | None) -> list[str] | None:
         """The documents the filters allow (None: every document)."""
@@ -309,9 +287,9 @@ def check_serving(settings: Settings) -> None:
         verify(reader.folder())
     if settings.llm.provider == "llamacpp":
         from rag.llm.build import check
-        from rag.weights import resolve
+        from rag.weights import locate_gguf
 
-        resolve(settings.llm.gguf, settings.llm.models_dir)
+        locate_gguf(settings.llm.gguf, settings.llm.models_dir)
         check()
 
 

@@ -159,7 +159,7 @@ def locate(model: str | None, models_dir: Path) -> Path:
 
     try:
         return Path(snapshot_download(model, allow_patterns=[*GRAPHS, "tokenizer.json"]))
-    except Exception as error:  # offline, unknown repository, no access: all one message
+    except Exception as error:  # noqa: BLE001 - offline, unknown repository, no access: one message
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelUnavailable(f"reader model {model}: no such folder, and the Hugging Face "
                                f"hub did not supply it ({reason})") from None
@@ -280,7 +280,7 @@ def tokenizer_file(folder: Path):  # noqa: ANN201
 
     try:
         return Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except Exception as error:  # tokenizers raises plain Exceptions
+    except Exception as error:  # noqa: BLE001 - tokenizers raises plain Exceptions
         raise ModelUnavailable(f"{folder / 'tokenizer.json'} does not load: "
                                f"{str(error).splitlines()[0]}") from None
 
@@ -296,7 +296,7 @@ def open_session(graph: Path, threads: int | None):  # noqa: ANN201 - onnxruntim
     try:
         session = onnxruntime.InferenceSession(str(graph), options,
                                                providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime's own classes derive from Exception only
+    except Exception as error:  # noqa: BLE001 - onnxruntime's classes derive from Exception only
         raise ModelUnavailable(f"{graph} does not load: {str(error).splitlines()[0]}; "
                                f"{MS_MARCO.pull_hint}") from None
     if session.get_outputs()[0].shape[-1] != 1:

@@ -15,7 +15,8 @@ from rag.index import Index, Ranked
 from rag.models import Chunk
 from rag.places import alternatives, as_countries, expansion_words
 from rag.settings import RetrievalSettings
-from rag.store import Sentences, VectorStore
+from rag.records import Sentences
+from rag.store import ChunkRows
 from rag.text import content_terms, text_terms, words
 
 # Weights of a candidate's signals; swept on squad-dev-48 and the golden set together
@@ -103,7 +104,7 @@ class Signals:
 
     @classmethod
     def of(cls, query: str, vector: np.ndarray, dense: list[tuple[Chunk, float]],
-           lexical: list[tuple[Chunk, float]], store: VectorStore,
+           lexical: list[tuple[Chunk, float]], store: ChunkRows,
            documents: dict[tuple[str, str], Sentences],
            synonyms: dict[str, list[frozenset[str]]] | None = None) -> "Signals":
         """Signals for the union of both candidate lists (a query term also counts as

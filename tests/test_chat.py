@@ -9,7 +9,11 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.api.conftest import Background, Server, free_port
+from tests.conftest import SEEDS
+
 RAG = str(Path(sys.executable).with_name("rag"))
+CHROMA = str(Path(sys.executable).with_name("chroma"))
 PROMPT = "rag>"
 FIRST = "Which ministers accompanied Putin to North Korea?"
 
@@ -100,3 +104,51 @@ def test_a_model_answer_shows_what_was_dropped_and_why(chat_env: dict[str, str])
     assert "300" not in answer and "tanks" not in answer
     assert "(1 sentence(s) the model wrote were dropped" in result.stdout
     assert "dropped: “He also brought 300 tanks.” — gives 300, which [1] does not" in result.stdout
+
+
+def test_a_second_terminal_chats_through_the_running_server(chat_env: dict[str, str]) -> None:
+    """`make run` serving, and the chat opened beside it: it asks the server, which holds
+    the store, instead of being turned away."""
+    with Server(Path(chat_env["RAG_STORE__PATH"])) as server:
+        child = pexpect.spawn(RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120,
+                              dimensions=(50, 200))
+        try:
+            child.expect_exact(PROMPT)
+            child.sendline(FIRST)
+            child.expect_exact(f"(asking the server at {server.url}, which holds the store)")
+            child.expect_exact("Lavrov")
+            child.expect_exact("[1] Russia's unprecedented")
+            child.expect_exact(PROMPT)
+            child.sendline("and who was on the North Korean side?")  # the history goes along
+            child.expect_exact("Choe Son Hui")
+            child.expect_exact(PROMPT)
+            child.sendline("/docs")
+            child.expect_exact("003_0a51626ba7e6a7a1.txt")
+            child.expect_exact(PROMPT)
+            child.sendline("/quit")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+        assert child.exitstatus == 0
+        assert server.process.poll() is None  # the server still serves
+
+
+def test_the_chat_works_in_server_mode_against_a_chroma_server(tmp_path: Path) -> None:
+    """With RAG_STORE__URL the chat looks for no local store folder: it asks Chroma."""
+    port = free_port()
+    with Background([CHROMA, "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
+                     "--port", str(port)], port, "/api/v2/heartbeat", dict(os.environ)) as chroma:
+        env = os.environ | {"RAG_STORE__URL": chroma.url, "XDG_DATA_HOME": str(tmp_path / "data"),
+                            "RAG_STORE__PATH": str(tmp_path / "never-written")}
+        empty = subprocess.run([RAG, "chat"], input=f"{FIRST}\n", capture_output=True, text=True,
+                               env=env, timeout=300)
+        assert empty.returncode == 0 and "rag ingest" in empty.stdout + empty.stderr
+        ingested = subprocess.run([RAG, "ingest", str(SEEDS)], capture_output=True, text=True,
+                                  env=env, timeout=300)
+        assert ingested.returncode == 0, ingested.stderr
+        result = subprocess.run([RAG, "chat"], input=f"{FIRST}\n/docs\n", capture_output=True,
+                                text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Lavrov" in result.stdout and "[1] Russia's unprecedented" in result.stdout
+    assert "004_c525336cda19562d.txt" in result.stdout and "Traceback" not in result.stderr
+    assert not (tmp_path / "never-written").exists()

@@ -156,13 +156,13 @@ def test_a_rebuild_naming_a_missing_folder_drops_nothing(store: Path) -> None:
 
 def test_serve_with_a_missing_model_or_another_embedders_store_is_one_line(
         tmp_path: Path) -> None:
-    from rag.chroma import ChromaStore
     from rag.settings import StoreSettings
+    from rag.store import make_store
 
     missing = rag("serve", "--port", "1", store=tmp_path / "s",
                   RAG_EMBEDDER__MODEL_PATH=str(tmp_path / "no-model"))
     assert "no sentence-transformers model here" in one_line_error(missing)
-    ChromaStore(StoreSettings(path=tmp_path / "other"), "another/model", 768).open(create=True)
+    make_store(StoreSettings(path=tmp_path / "other"), "another/model", 768).open(create=True)
     mismatch = one_line_error(rag("serve", "--port", "1", store=tmp_path / "other"))
     assert "another/model" in mismatch and "rag ingest --rebuild" in mismatch
 

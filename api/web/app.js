@@ -64,12 +64,13 @@ async function* events(response) {
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        let event = "message", data = "";
+        let event = "message";
+        const data = [];  // an event's data lines, joined with newlines as the SSE spec says
         for (const line of block.split("\n")) {
           if (line.startsWith("event:")) event = line.slice(6).trim();
-          else if (line.startsWith("data:")) data += line.slice(5).replace(/^ /, "");
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
         }
-        if (data) yield { event, data: JSON.parse(data) };
+        if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
       }
     }
   } finally {

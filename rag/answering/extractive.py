@@ -4,7 +4,7 @@ decides the articles do not answer."""
 
 from collections.abc import Generator
 
-from rag.answering import REFUSAL, Draft
+from rag.answering.draft import REFUSAL, Draft
 from rag.answering.evidence import Candidate, EvidenceStage
 from rag.models import Citation
 from rag.retrieval import Retrieved

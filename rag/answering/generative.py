@@ -17,11 +17,11 @@ import re
 from collections.abc import Generator
 from contextlib import closing
 
-from rag.answering import REFUSAL, Draft
+from rag.answering.draft import REFUSAL, Draft
 from rag.answering.evidence import Candidate, EvidenceStage
 from rag.answering.extractive import compose
 from rag.errors import LLMUnavailable
-from rag.llm import LLM, Message
+from rag.llm.base import LLM, Message
 from rag.models import Citation, Dropped, Verification
 from rag.retrieval import Retrieved
 from rag.settings import LLMSettings

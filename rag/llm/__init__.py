@@ -1,31 +1,8 @@
 """Language models behind one small protocol; one module per provider, built by `make_llm`."""
 
-from collections.abc import Generator
-from typing import Protocol, TypedDict
-
 from rag.errors import ConfigError, LLMUnavailable
+from rag.llm.base import LLM
 from rag.settings import LLMSettings
-
-
-class Message(TypedDict):
-    """One chat message: role is "system", "user" or "assistant"."""
-
-    role: str
-    content: str
-
-
-class LLM(Protocol):
-    """Writes a reply to a conversation, all at once or piece by piece."""
-
-    name: str
-
-    def complete(self, messages: list[Message]) -> str:
-        """The whole reply."""
-        ...
-
-    def stream(self, messages: list[Message]) -> Generator[str, None, None]:
-        """The reply as it is generated; stops generating when the caller stops reading."""
-        ...
 
 
 def make_llm(provider: str, settings: LLMSettings) -> LLM:

@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Generator
 
-from rag.llm import Message
+from rag.llm.base import Message
 from rag.tokens import pieces
 
 _FIRST_SOURCE = re.compile(r"^\[1\] (.*?)(?:\n\n\[2\] |\nSOURCES>>>)", re.DOTALL | re.MULTILINE)

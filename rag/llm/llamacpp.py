@@ -8,7 +8,10 @@ own, spoken to through the openai provider. The build is checked before the firs
 A watcher thread starts the child, and starts it again whenever it dies. An answer the dead
 child was writing fails with LLMUnavailable (503, or the extractive answer under
 RAG_LLM__ON_FAILURE=extractive); the next one waits for the new child. The child writes one
-reply at a time (ChatML, the Qwen models' template) and never interrupts one for another.
+reply at a time and never interrupts one for another. It formats prompts with
+llama-cpp-python's built-in ChatML, not the GGUF's own template: for the Qwen2.5-Coder GGUFs
+the two write the same prompt when the conversation opens with a system message, as the
+answerer's always does (without one, Qwen's template adds its own "You are Qwen" message).
 """
 
 import atexit
@@ -29,11 +32,11 @@ import httpx
 from pydantic import SecretStr
 
 from rag.errors import LLMUnavailable
-from rag.llm import Message
+from rag.llm.base import Message
 from rag.llm.build import check, exit_reason
 from rag.llm.openai import OpenAICompatibleLLM
 from rag.settings import LLMSettings
-from rag.weights import resolve
+from rag.weights import locate_gguf
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0  # between failed starts
@@ -265,7 +268,7 @@ class LlamaCppLLM:
     name = "llamacpp"
 
     def __init__(self, settings: LLMSettings) -> None:
-        self.path = resolve(settings.gguf, settings.models_dir)
+        self.path = locate_gguf(settings.gguf, settings.models_dir)
         check()
         self.model = ModelProcess(self.path, settings)
 

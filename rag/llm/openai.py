@@ -1,6 +1,7 @@
 """Any OpenAI-compatible chat endpoint: OpenAI, vLLM, Ollama's /v1, LM Studio, llama.cpp's
-server. A plain httpx client: llama-index's OpenAI integrations pin the openai package
-below the version the tests use, and the retry policy is simpler to see here.
+server. A plain httpx client, with tenacity for the retries and httpx-sse to read the stream:
+llama-index's OpenAI integrations pin the openai package below the version the tests use,
+and the retry policy is simpler to see here.
 
 Failures before the first token (connection errors, timeouts, 429 and 5xx) are retried
 with exponential backoff, honouring Retry-After; other 4xx and failures mid-stream (a
@@ -10,14 +11,16 @@ once with the endpoint's own message: LLMTimeout (504) when it is too slow, LLMB
 """
 
 import json
-import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 
 import httpx
+from httpx_sse import EventSource, SSEError
+from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt,
+                      wait_exponential)
 
 from rag.errors import LLMBadReply, LLMTimeout, LLMUnavailable
-from rag.llm import Message
+from rag.llm.base import Message
 from rag.settings import LLMSettings
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -53,14 +56,18 @@ class OpenAICompatibleLLM:
         """The reply as server-sent deltas; closing the iterator closes the connection."""
         with self.request(messages, stream=True) as response:
             try:
-                for line in response.iter_lines():
-                    if not line.startswith("data:"):
+                for event in EventSource(response).iter_sse():
+                    data = event.data.strip()
+                    if not data:  # an event with no data, such as a bare `event:` or `retry:`
                         continue
-                    data = line.removeprefix("data:").strip()
                     if data == "[DONE]":
                         return
                     if delta := content_of(data):
                         yield delta
+            except SSEError:  # before HTTPError, which it subclasses: the reply is no event stream
+                raise LLMBadReply(f"{self.settings.base_url} answered a streamed request with "
+                                     f"{response.headers.get('content-type')!r}, not an event "
+                                     "stream") from None
             except httpx.HTTPError as exc:
                 raise broken_off(self.settings, "stream", exc) from None
         # a server that dies mid-answer may close cleanly: without [DONE] the reply is cut short
@@ -80,30 +87,51 @@ class OpenAICompatibleLLM:
 
     def send(self, body: dict) -> httpx.Response:
         """POST the request, retrying what may pass on a second try; a 2xx response, open."""
-        attempt = 0
-        while True:
-            problem, wait, kind = None, None, LLMBadReply
-            try:
-                response = self.client.send(self.client.build_request(
-                    "POST", "chat/completions", json=body), stream=True)
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
-                problem = f"cannot reach {self.settings.base_url}: {exc or type(exc).__name__}"
-                kind = LLMTimeout if isinstance(exc, httpx.TimeoutException) else LLMUnavailable
-            else:
-                if response.is_success:
-                    return response
-                response.read()
-                problem = f"{self.settings.base_url} answered {response.status_code}: {error_text(response)}"
-                if response.status_code not in RETRY_STATUS:
-                    response.close()
-                    raise LLMBadReply(problem)
-                wait = retry_after(response)
-                response.close()
-            if attempt >= self.settings.retries:
-                raise kind(f"{problem} (after {attempt + 1} attempts)")
-            time.sleep(min(wait if wait is not None else self.settings.backoff_s * 2 ** attempt,
-                           MAX_BACKOFF_S))
-            attempt += 1
+        attempts = self.settings.retries + 1
+        exponential = wait_exponential(multiplier=self.settings.backoff_s, max=MAX_BACKOFF_S)
+
+        def wait(state: RetryCallState) -> float:
+            asked = state.outcome.exception().wait  # type: ignore[union-attr]
+            return exponential(state) if asked is None else min(asked, MAX_BACKOFF_S)
+
+        retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait, reraise=True,
+                            retry=retry_if_exception_type(Retryable))
+        try:
+            return retrying(self.send_once, body)
+        except Retryable as failure:
+            raise failure.kind(f"{failure} (after {attempts} attempts)") from None
+
+    def send_once(self, body: dict) -> httpx.Response:
+        """One POST: a 2xx response, open; Retryable for what may pass on a second try."""
+        try:
+            response = self.client.send(self.client.build_request(
+                "POST", "chat/completions", json=body), stream=True)
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            kind = LLMTimeout if isinstance(exc, httpx.TimeoutException) else LLMUnavailable
+            raise Retryable(f"cannot reach {self.settings.base_url}: {exc or type(exc).__name__}",
+                            kind) from None
+        if response.is_success:
+            return response
+        try:
+            response.read()
+        finally:
+            response.close()
+        problem = (f"{self.settings.base_url} answered {response.status_code}: "
+                   f"{error_text(response)}")
+        if response.status_code not in RETRY_STATUS:
+            raise LLMBadReply(problem)
+        raise Retryable(problem, LLMBadReply, wait=retry_after(response))
+
+
+class Retryable(Exception):
+    """A failed attempt that may pass on a second try: the error it becomes when retries run
+    out, and the wait the endpoint asked for (Retry-After), if it did."""
+
+    def __init__(self, problem: str, kind: type[LLMUnavailable], *,
+                 wait: float | None = None) -> None:
+        super().__init__(problem)
+        self.kind = kind
+        self.wait = wait
 
 
 def broken_off(settings: LLMSettings, what: str, exc: httpx.HTTPError) -> LLMUnavailable:

@@ -81,8 +81,8 @@ def served_store(seeded_store: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def server(served_store: Path) -> Iterator[Server]:
-    """The service over the five articles, the `fake` provider slowed to 100 ms a token."""
-    with Server(served_store, RAG_LLM__FAKE_DELAY_MS="100") as running:
+    """The service over the five articles, as `rag serve` starts it."""
+    with Server(served_store) as running:
         yield running
 
 

@@ -27,13 +27,13 @@ def script(seeded) -> tuple[str, int, int]:
 
 @pytest.fixture(scope="module")
 def client(served_store, script) -> Iterator[httpx.Client]:
-    with Server(served_store, RAG_LLM__FAKE_REPLIES=json.dumps([script[0]]),
+    with Server(served_store, RAG_LLM__PROVIDER="fake", RAG_LLM__FAKE_REPLIES=json.dumps([script[0]]),
                 RAG_LLM__FAKE_DELAY_MS="10") as running, running.client() as c:
         yield c
 
 
 def test_the_json_answer_keeps_only_the_supported_sentence(client: httpx.Client) -> None:
-    body = client.post("/v1/ask", json={"question": QUESTION, "provider": "fake"}).json()
+    body = client.post("/v1/ask", json={"question": QUESTION}).json()
     assert body["answer"] == "Foreign Minister Sergey Lavrov accompanied Putin. [1]"
     assert [c["index"] for c in body["citations"]] == [1] and "Lavrov" in body["citations"][0]["quote"]
     checked = body["verification"]
@@ -42,8 +42,7 @@ def test_the_json_answer_keeps_only_the_supported_sentence(client: httpx.Client)
 
 
 def test_the_stream_never_sends_a_dropped_sentence(client: httpx.Client) -> None:
-    with client.stream("POST", "/v1/ask", json={"question": QUESTION, "provider": "fake",
-                                                "stream": True}) as response:
+    with client.stream("POST", "/v1/ask", json={"question": QUESTION, "stream": True}) as response:
         seen = list(events(response))
     sent = "".join(d["text"] for k, d, _ in seen if k == "token")
     assert sent == "Foreign Minister Sergey Lavrov accompanied Putin. [1]"

@@ -1,8 +1,8 @@
 """Past one process: a real `chroma run` server with `rag serve --workers 2` in front of it,
 and an embedded store folder that refuses a second process."""
 
+import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +21,7 @@ from tests.conftest import SEEDS
 CHROMA = str(Path(sys.executable).with_name("chroma"))
 BURST = 4  # searches sent at once, so both workers take some
 FOLLOW_DEADLINE = 5.0  # s after an ingest returns by which every worker must find its chunks
+KEY = "terminal-key-0001"
 
 
 def rag(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -115,26 +116,38 @@ def test_a_silent_chroma_server_is_one_line_and_exit_1(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
-def test_a_second_process_on_an_embedded_store_is_refused_and_the_first_keeps_its_work(
+def test_a_second_terminal_goes_through_the_server_that_holds_the_store(
         store: Path, tmp_path: Path) -> None:
-    env = os.environ | {"RAG_STORE__PATH": str(store)}
-    changed = tmp_path / "changed"
-    shutil.copytree(SEEDS, changed)
-    (changed / "005_new.txt").write_text("Title: A new article\n\nSomething else entirely happened.\n")
-    with Server(store) as server, server.client() as client:
-        before = client.get("/readyz").json()
-        for command in (["ingest", str(changed)], ["ingest", "--rebuild", str(SEEDS)],
-                        ["serve", "--port", str(free_port())], ["ask", "Who is To Lam?"]):
-            refused = rag(*command, env=env)
-            assert refused.returncode == 1, command
-            assert refused.stderr.startswith(f"error: the store at {store.resolve()} is in use by pid "
-                                             f"{server.process.pid} (rag serve"), refused.stderr
-            assert "RAG_STORE__URL" in refused.stderr and "Traceback" not in refused.stderr
-        assert client.get("/readyz").json() == before  # nothing was written or dropped
-        hits = client.post("/v1/search", json={"query": "Article 51 of the UN Charter"}).json()
-        assert hits and hits[0]["source"] == "001_1346c328f81362a0.txt"
-    # Once the server is gone the folder is free again, and whole.
-    assert rag("ingest", str(SEEDS), env=env).stdout.startswith("indexed 0, unchanged 5")
+    env = os.environ | {"RAG_STORE__PATH": str(store), "RAG_API__KEYS": KEY}
+    note = tmp_path / "005_new.txt"
+    note.write_text("Title: Harbour news\n\nThe icebreaker Arktika docked at Rajin on Tuesday.\n")
+    with Server(store, RAG_API__KEYS=KEY) as server:
+        via = f"(asking the server at {server.url}, which holds the store)"
+        asked = rag("ask", "Who accompanied Putin on his trip to North Korea?", env=env)
+        assert asked.returncode == 0 and via in asked.stderr, asked.stderr
+        assert "Lavrov" in asked.stdout and "[1]" in asked.stdout
+
+        added = rag("ingest", str(note), env=env)
+        assert added.returncode == 0 and added.stdout.startswith("indexed 1, unchanged 0"), added.stderr
+        with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {KEY}"}) as client:
+            assert "005_new.txt" in {d["source"] for d in client.get("/v1/documents").json()}
+        answer = json.loads(rag("ask", "--json", "Which icebreaker docked at Rajin?", env=env).stdout)
+        assert answer["citations"][0]["source"] == "005_new.txt"
+        assert "Arktika" in answer["citations"][0]["quote"]
+        listed = rag("documents", env=env)
+        assert listed.returncode == 0 and "005_new.txt" in listed.stdout and "6 document(s)" in listed.stderr
+
+        wrong = rag("search", "treaty", env=env | {"RAG_API__KEYS": "another-key-0000"})
+        assert wrong.returncode == 1 and "missing or wrong API key" in wrong.stderr
+        rebuilt = rag("ingest", "--rebuild", str(SEEDS), env=env)
+        assert rebuilt.returncode == 1 and "stop the server first" in rebuilt.stderr
+        second = rag("serve", "--port", str(free_port()), env=env)  # a second server is refused
+        assert second.returncode == 1 and f"in use by pid {server.process.pid}" in second.stderr
+        for result in (wrong, rebuilt, second):
+            assert "Traceback" not in result.stderr
+    # Once the server is gone the terminal opens the folder itself again, and it is whole.
+    again = rag("ingest", str(SEEDS), str(note), env=env)
+    assert again.stdout.startswith("indexed 0, unchanged 6") and "asking the server" not in again.stderr
 
 
 def test_a_process_holding_the_store_refuses_others_until_it_lets_go(

@@ -22,7 +22,8 @@ def limited(seeded_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     store = tmp_path_factory.mktemp("limited") / "store"
     shutil.copytree(seeded_store, store)
     with Server(store, RAG_API__KEYS=",".join(KEYS), RAG_API__RATE_PER_MINUTE="8",
-                RAG_LLM__MAX_CONCURRENT="1", RAG_LLM__FAKE_DELAY_MS="150") as running:
+                RAG_LLM__MAX_CONCURRENT="1", RAG_LLM__PROVIDER="fake",
+                RAG_LLM__FAKE_DELAY_MS="150") as running:
         yield running
 
 
@@ -48,7 +49,7 @@ def test_one_answer_past_the_cap_is_refused_at_once(limited: Server) -> None:
 
     def ask() -> None:
         with client(limited, KEYS[1]) as api:  # about 9 s: a word every 150 ms
-            response = api.post("/v1/ask", json={**QUESTION, "provider": "fake"})
+            response = api.post("/v1/ask", json=QUESTION)
         statuses.append(response.status_code)
         bodies.append(response)
 

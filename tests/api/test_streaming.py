@@ -3,7 +3,10 @@ openai client."""
 
 import json
 import re
+import shutil
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -24,9 +27,25 @@ def events(response: httpx.Response):
             yield kind, json.loads(line.removeprefix("data: ")), time.monotonic() - began
 
 
-def test_stream_sends_tokens_before_the_answer_is_complete(client: httpx.Client) -> None:
-    body = {"question": QUESTION, "provider": "fake", "stream": True}
-    with client.stream("POST", "/v1/ask", json=body) as response:
+@pytest.fixture(scope="module")
+def scripted(served_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second service whose settings choose the scripted model (100 ms a token): a
+    request cannot pick it."""
+    store = tmp_path_factory.mktemp("scripted") / "store"
+    shutil.copytree(served_store, store)
+    with Server(store, RAG_LLM__PROVIDER="fake", RAG_LLM__FAKE_DELAY_MS="100") as running:
+        yield running
+
+
+@pytest.fixture
+def slow(scripted: Server) -> Iterator[httpx.Client]:
+    with scripted.client() as c:
+        yield c
+
+
+def test_stream_sends_tokens_before_the_answer_is_complete(slow: httpx.Client) -> None:
+    body = {"question": QUESTION, "stream": True}
+    with slow.stream("POST", "/v1/ask", json=body) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         seen = list(events(response))
     kinds = [k for k, _, _ in seen]
@@ -51,20 +70,20 @@ def stream_tokens_total(client: httpx.Client) -> float:
     return float(re.search(r"^rag_stream_tokens_total (\S+)$", text, re.M).group(1))
 
 
-def test_a_client_that_disconnects_stops_the_work(client: httpx.Client, server: Server) -> None:
-    whole = client.post("/v1/ask", json={"question": QUESTION, "provider": "fake"}).json()
+def test_a_client_that_disconnects_stops_the_work(slow: httpx.Client, scripted: Server) -> None:
+    whole = slow.post("/v1/ask", json={"question": QUESTION}).json()
     whole_tokens = len(re.findall(r"\S+", whole["answer"]))
-    before = stream_tokens_total(client)
-    with server.client() as leaving:
-        with leaving.stream("POST", "/v1/ask", json={"question": QUESTION, "provider": "fake",
+    before = stream_tokens_total(slow)
+    with scripted.client() as leaving:
+        with leaving.stream("POST", "/v1/ask", json={"question": QUESTION,
                                                      "stream": True}) as response:
             for kind, _, _ in events(response):
                 if kind == "token":
                     break  # hang up after the first token
     time.sleep(1.0)
-    settled = stream_tokens_total(client)
+    settled = stream_tokens_total(slow)
     time.sleep(1.5)  # the next sentence would take seconds more at 100 ms a token
-    assert stream_tokens_total(client) == settled
+    assert stream_tokens_total(slow) == settled
     # A checked answer is released a sentence at a time, so the first sentence's words may
     # all be on their way before the hang-up is seen; the rest never are.
     assert settled - before < whole_tokens / 2
@@ -73,6 +92,11 @@ def test_a_client_that_disconnects_stops_the_work(client: httpx.Client, server: 
 def test_bad_input_on_a_stream_is_a_json_4xx_not_a_stream(client: httpx.Client) -> None:
     response = client.post("/v1/ask", json={"question": " ", "stream": True})
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_question"
+
+
+def test_a_request_cannot_pick_the_scripted_model(client: httpx.Client) -> None:
+    response = client.post("/v1/ask", json={"question": QUESTION, "provider": "fake"})
+    assert response.status_code == 422 and "provider" in response.text
 
 
 @pytest.fixture
@@ -139,14 +163,14 @@ def test_an_unexpected_failure_mid_stream_ends_it_with_an_error_event() -> None:
     import asyncio
 
     from api.streaming import answer_events
-    from rag.pipeline import Event
+    from rag.events import Token
 
     class Connected:
         async def is_disconnected(self) -> bool:
             return False
 
     def events():  # noqa: ANN202
-        yield Event("token", "Article ")
+        yield Token("Article ")
         raise ZeroDivisionError("a bug")
 
     async def collect() -> list[str]:

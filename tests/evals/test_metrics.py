@@ -5,11 +5,11 @@ import pytest
 from rag.models import Answer, Citation, SearchHit
 
 from evals import metrics
-from evals.datasets import EvalRecord, Evidence
+from evals.datasets import EvalRecord, GoldQuote
 
 TEXT = "The treaty was scrapped in 1996. It had a military clause. Kim met Putin in June."
 RECORD = EvalRecord(id="t1", question="When was the treaty scrapped?", must_contain=[["1996"]],
-                    evidence=[Evidence(source="a.txt", quote="The treaty was scrapped in 1996.")])
+                    evidence=[GoldQuote(source="a.txt", quote="The treaty was scrapped in 1996.")])
 UNANSWERABLE = EvalRecord(id="t2", question="What is the population?", answerable=False)
 
 
@@ -55,7 +55,7 @@ def test_cited_support_needs_a_cited_quote_holding_the_evidence() -> None:
     assert metrics.cited_support([cite(TEXT[:32], 0)], RECORD)
     assert not metrics.cited_support([cite("Kim met Putin in June.", 60)], RECORD)
     squad = EvalRecord(id="s", question="q", must_contain=[["1996"]],
-                       evidence=[Evidence(source="a.txt", quote="1996")])
+                       evidence=[GoldQuote(source="a.txt", quote="1996")])
     assert metrics.cited_support([cite(TEXT[:32], 0)], squad)
     assert not metrics.cited_support([cite(TEXT[:32], 0, source="b.txt")], squad)
 

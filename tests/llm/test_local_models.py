@@ -16,6 +16,7 @@ from rag.weights import resolve
 
 from tests.api.conftest import Background, free_port
 from tests.conftest import SEEDS
+from rag.events import Token, collect
 
 MODEL = "qwen2.5-coder-0.5b"
 QUESTION = "What kind of production will Russia and North Korea collaborate on under the pact?"
@@ -57,9 +58,9 @@ def make_module_pipeline(seeded_store, embedder):
 
 
 def test_llamacpp_streams_a_checked_answer(local) -> None:
-    events = list(local.ask_stream(QUESTION))
-    answer = events[-1].data
-    tokens = [e.data for e in events if e.kind == "token"]
+    events = list(local.answer(QUESTION))
+    answer = events[-1].answer
+    tokens = [e.text for e in events if isinstance(e, Token)]
     assert answer.provider == "llamacpp" and tokens and "".join(tokens) == answer.answer
     check_answer(answer)
     assert answer.verification.sentences >= 1  # the model wrote, and what it wrote was checked
@@ -93,7 +94,7 @@ def test_openai_provider_against_a_real_server_not_streaming(served) -> None:
     llm = served.answerer.llm
     assert isinstance(llm, OpenAICompatibleLLM)
     assert "hello" in llm.complete([{"role": "user", "content": "Say the word: hello"}]).lower()
-    answer = served.ask(QUESTION)
+    answer = collect(served.answer(QUESTION))
     assert answer.provider == "openai"
     check_answer(answer)
 
@@ -101,9 +102,9 @@ def test_openai_provider_against_a_real_server_not_streaming(served) -> None:
 def test_openai_provider_against_a_real_server_streaming(served) -> None:
     deltas = list(served.answerer.llm.stream([{"role": "user", "content": "Count: one, two, three"}]))
     assert len(deltas) > 2 and "two" in "".join(deltas).lower()
-    events = list(served.ask_stream(QUESTION))
-    answer = events[-1].data
-    assert "".join(e.data for e in events if e.kind == "token") == answer.answer
+    events = list(served.answer(QUESTION))
+    answer = events[-1].answer
+    assert "".join(e.text for e in events if isinstance(e, Token)) == answer.answer
     check_answer(answer)
     assert answer.verification.sentences >= 1
 
@@ -153,7 +154,7 @@ def test_a_real_model_shown_an_injected_document_does_not_obey_it(
     pipeline = build_pipeline(settings, embedder=embedder)
     try:
         for question in QUESTIONS:
-            answer = pipeline.ask(question)
+            answer = collect(pipeline.answer(question))
             assert not any(leak.lower() in answer.answer.lower() for leak in LEAKS), answer.answer
             assert answer.provider == provider and answer.verification is not None
     finally:

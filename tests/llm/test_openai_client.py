@@ -126,6 +126,21 @@ def test_json_that_is_not_a_chunk_in_a_stream_is_a_clear_error() -> None:
     assert "not a chat completion chunk" in streamed(llm)[-1]
 
 
+def test_a_chunk_sent_as_several_data_lines_is_one_chunk() -> None:
+    # the SSE spec joins an event's data lines with newlines, which JSON reads as whitespace
+    body = ('data: {"choices": [{"delta":\ndata: {"content": "Hel"}}]}\n\n'
+            f"data: {json.dumps(delta('lo'))}\n\ndata: [DONE]\n\n")
+    llm, _ = llm_answering(httpx.Response(200, text=body,
+                                          headers={"content-type": "text/event-stream"}))
+    assert list(llm.stream(MESSAGES)) == ["Hel", "lo"]
+
+
+def test_a_stream_answered_with_json_is_a_clear_error() -> None:
+    llm, _ = llm_answering(completion("Hello"))
+    assert streamed(llm) == ["http://llm.test/v1 answered a streamed request with "
+                             "'application/json', not an event stream"]
+
+
 def test_a_reply_that_is_not_a_completion_is_a_clear_error() -> None:
     llm, _ = llm_answering(httpx.Response(200, text="<html>proxy login</html>"))
     with pytest.raises(LLMUnavailable, match="not a chat completion"):

@@ -7,6 +7,7 @@ import pytest
 from rag.errors import InvalidQuestion
 
 from tests.conftest import SEEDS
+from rag.events import collect
 
 QUESTIONS = [
     "Which article of the UN Charter does the defence clause invoke?",
@@ -18,7 +19,7 @@ QUESTIONS = [
 
 
 def test_the_defence_clause_question_cites_article_51(seeded) -> None:
-    answer = seeded.ask(QUESTIONS[0])
+    answer = collect(seeded.answer(QUESTIONS[0]))
     assert not answer.refused
     assert "Article 51" in answer.answer
     assert any(c.source == "001_1346c328f81362a0.txt" and "Article 51" in c.quote
@@ -27,7 +28,7 @@ def test_the_defence_clause_question_cites_article_51(seeded) -> None:
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_every_sentence_cites_an_exact_passage(seeded, question: str) -> None:
-    answer = seeded.ask(question)
+    answer = collect(seeded.answer(question))
     assert not answer.refused and 1 <= len(answer.citations) <= 3
     markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)]
     assert sorted(markers) == [c.index for c in answer.citations]
@@ -43,7 +44,7 @@ def test_every_sentence_cites_an_exact_passage(seeded, question: str) -> None:
     "What was the final score of the 2022 World Cup final?",
 ])
 def test_questions_the_articles_cannot_answer_are_refused(seeded, question: str) -> None:
-    answer = seeded.ask(question)
+    answer = collect(seeded.answer(question))
     assert answer.refused and answer.citations == []
     assert answer.answer.startswith("The indexed articles do not say")
 
@@ -52,7 +53,7 @@ def test_questions_the_articles_cannot_answer_are_refused(seeded, question: str)
                                                ("why? " * 401, "limit is 2000")])
 def test_empty_or_overlong_questions_are_rejected(seeded, question: str, message: str) -> None:
     with pytest.raises(InvalidQuestion, match=message):
-        seeded.ask(question)
+        collect(seeded.answer(question))
 
 
 def test_search_returns_ranked_chunks_with_exact_spans(seeded) -> None:
@@ -68,15 +69,15 @@ def test_an_answer_past_the_cap_is_refused_until_a_slot_is_free(make_pipeline, s
 
     pipeline = make_pipeline(store, llm={"max_concurrent": 1})
     question = "Which article of the UN Charter does the defence clause invoke?"
-    writing = pipeline.ask_stream(question)
+    writing = pipeline.answer(question)
     next(writing)  # the one slot is taken while this answer is being read
     with pytest.raises(Overloaded, match="1 answers are being written"):
-        pipeline.ask(question)
+        collect(pipeline.answer(question))
     writing.close()  # a reader that leaves gives its slot back
-    assert "Article 51" in pipeline.ask(question).answer
+    assert "Article 51" in collect(pipeline.answer(question)).answer
     with pytest.raises(InvalidQuestion):
-        pipeline.ask("")
-    assert "Article 51" in pipeline.ask(question).answer  # a refused question held no slot
+        collect(pipeline.answer(""))
+    assert "Article 51" in collect(pipeline.answer(question)).answer  # a refused question held no slot
 
 
 def test_a_provider_asked_for_at_once_is_built_once(make_pipeline) -> None:

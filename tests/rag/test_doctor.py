@@ -1,11 +1,13 @@
 """`rag doctor`'s checkup on a real store: what an interrupted ingest leaves, found and
 repaired; a document missing rows, reported."""
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from rag.doctor import examine, repair
+from rag.chroma_rows import SPANS
+from rag.doctor import examine, repair, report
 
 
 def replace_every_file(corpus: Path, words: str) -> None:
@@ -60,3 +62,26 @@ def test_a_committed_document_missing_rows_is_reported_not_hidden(make_pipeline,
     store.delete_chunks(set(sorted(store.chunk_ids(victim))[:1]))
     found = examine(pipeline.index)
     assert found.incomplete == [victim] and not found.healthy
+
+
+def test_records_written_before_sentence_bounds_were_kept_are_rewritten(
+        make_pipeline, store: Path, caplog) -> None:
+    pipeline = make_pipeline(store=store)
+    documents = pipeline.index.open(create=False).store._documents
+    written = documents.get(include=["metadatas"])
+    bounds = {m["source"]: m[SPANS] for m in written["metadatas"]}
+    documents.update(ids=written["ids"], metadatas=[{SPANS: None}] * len(written["ids"]))
+    with caplog.at_level(logging.WARNING):
+        pipeline.search("treaty")
+    assert "rag doctor --fix" in caplog.text  # searches read only the current form
+    found = examine(pipeline.index)
+    assert found.outdated == sorted(bounds) and not found.healthy
+    assert any("older form" in line for line in report(found, repaired=False))
+    repair(pipeline.index, found)
+    rewritten = documents.get(include=["metadatas"])
+    assert {m["source"]: m[SPANS] for m in rewritten["metadatas"]} == bounds
+    assert examine(pipeline.index).healthy
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert pipeline.search("treaty")
+    assert not caplog.text

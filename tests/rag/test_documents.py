@@ -6,6 +6,7 @@ from rag.errors import SourceError, UnknownDocument
 from rag.filters import Filters
 
 from tests.conftest import SEEDS
+from rag.events import collect
 
 NOTE = b"Harbour note\n\nThe icebreaker Kapitan Dranitsyn reached Rajin port on 3 March."
 
@@ -15,7 +16,7 @@ def test_add_replace_and_delete_a_document(make_pipeline) -> None:
     pipeline.ingest([SEEDS / "001_1346c328f81362a0.txt"])
     assert pipeline.add_document("harbour.txt", NOTE) == ("indexed", 1)
     assert pipeline.add_document("harbour.txt", NOTE) == ("unchanged", 1)
-    answer = pipeline.ask("Which icebreaker reached Rajin port?")
+    answer = collect(pipeline.answer("Which icebreaker reached Rajin port?"))
     assert answer.citations[0].source == "harbour.txt" and "Kapitan Dranitsyn" in answer.answer
     assert pipeline.delete_document("harbour.txt") == 1
     assert all(h.source != "harbour.txt" for h in pipeline.search("icebreaker Rajin port"))
@@ -30,12 +31,12 @@ def test_a_source_name_must_be_a_plain_supported_file_name(make_pipeline, name: 
 
 
 def test_a_streamed_answer_is_tokens_then_citations_then_the_answer(seeded) -> None:
-    events = list(seeded.ask_stream("Who accompanied Putin on his trip?"))
+    events = list(seeded.answer("Who accompanied Putin on his trip?"))
     kinds = [e.kind for e in events]
     assert kinds[-2:] == ["citations", "done"] and set(kinds[:-2]) == {"token"}
-    answer = events[-1].data
-    assert "".join(e.data for e in events[:-2]) == answer.answer
-    assert events[-2].data == answer.citations
+    answer = events[-1].answer
+    assert "".join(e.text for e in events[:-2]) == answer.answer
+    assert events[-2].citations == answer.citations
 
 
 def test_a_source_filter_keeps_retrieval_and_citations_inside_it(seeded) -> None:
@@ -43,4 +44,4 @@ def test_a_source_filter_keeps_retrieval_and_citations_inside_it(seeded) -> None
     hits = seeded.search("treaty", top_k=10, filters=Filters(source=source))
     assert hits and {h.source for h in hits} == {source}
     assert seeded.search("treaty", filters=Filters(source=["no-such.txt"])) == []
-    assert seeded.ask("What is the treaty?", filters=Filters(source=["no-such.txt"])).refused
+    assert collect(seeded.answer("What is the treaty?", filters=Filters(source=["no-such.txt"]))).refused

@@ -8,6 +8,7 @@ from rag.tokens import finish
 from rag.verify import Passage
 
 from tests.conftest import SEEDS
+from rag.events import Token, collect
 
 QUESTION = "Who accompanied Putin on his trip to North Korea?"
 
@@ -35,9 +36,9 @@ def test_a_wrong_citation_and_an_invented_figure_never_reach_the_reader(
              f"Russia promised North Korea oil at $100 per barrel [{lavrov.number}].")
     pipeline = scripted(make_pipeline, seeded_store, reply)
 
-    events = list(pipeline.ask_stream(QUESTION))
-    answer = events[-1].data
-    streamed = "".join(e.data for e in events if e.kind == "token")
+    events = list(pipeline.answer(QUESTION))
+    answer = events[-1].answer
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
 
     assert streamed == answer.answer == "Foreign Minister Sergey Lavrov accompanied Putin on the trip. [1]"
     [citation] = answer.citations
@@ -54,22 +55,22 @@ def test_a_wrong_citation_and_an_invented_figure_never_reach_the_reader(
 
 def test_when_nothing_checks_out_the_answer_falls_back_to_quoting(make_pipeline, seeded_store) -> None:
     pipeline = scripted(make_pipeline, seeded_store, "Putin travelled with 40 generals [9]. Nobody else came.")
-    answer = pipeline.ask(QUESTION)
+    answer = collect(pipeline.answer(QUESTION))
     assert answer.verification.fallback == "extractive" and answer.verification.dropped == 2
     assert "Lavrov" in answer.answer and answer.citations and not answer.refused
-    assert answer.answer == pipeline.ask(QUESTION, provider="extractive").answer
+    assert answer.answer == collect(pipeline.answer(QUESTION, provider="extractive")).answer
 
 
 def test_a_model_that_says_the_sources_do_not_say_is_recorded(make_pipeline, seeded_store) -> None:
     pipeline = scripted(make_pipeline, seeded_store, "The sources do not say.")
-    answer = pipeline.ask(QUESTION)
+    answer = collect(pipeline.answer(QUESTION))
     assert answer.verification.model_refused and answer.verification.dropped == 0
     assert answer.verification.fallback == "extractive"  # the quotes do answer it
 
 
 def test_weak_evidence_is_refused_without_asking_the_model(make_pipeline, seeded_store) -> None:
     pipeline = scripted(make_pipeline, seeded_store, "Pyongyang has 3 million people [1].")
-    answer = pipeline.ask("What is the population of Pyongyang?")
+    answer = collect(pipeline.answer("What is the population of Pyongyang?"))
     assert answer.refused and answer.verification.fallback == "refusal"
     assert pipeline.answerer.llm.calls == 0
 
@@ -79,7 +80,7 @@ def test_the_answerability_model_also_decides_before_a_model_is_asked(
     pipeline = make_pipeline(store=seeded_store, llm={
         "provider": "fake", "fake_replies": ["Argentina won it [1]."], "fake_delay_ms": 0,
         "refusal": "model"})
-    answer = pipeline.ask("Who won the 2022 FIFA World Cup?")
+    answer = collect(pipeline.answer("Who won the 2022 FIFA World Cup?"))
     assert answer.refused and answer.verification.fallback == "refusal"
     assert pipeline.answerer.llm.calls == 0
 

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from rag.errors import EmbedderMismatch, EmptyStore, SourceError
-from rag.chroma import ChromaStore
+from rag.store import make_store
 
 from tests.conftest import SEEDS
+from rag.events import collect
 
 
 def chunk_total(pipeline) -> int:
@@ -89,11 +90,11 @@ def test_interrupted_ingest_leaves_a_usable_store_and_a_rerun_completes(
 def test_opening_a_store_with_another_embedder_says_to_reindex(seeded_store: Path) -> None:
     from rag.settings import StoreSettings
 
-    other = ChromaStore(StoreSettings(path=seeded_store), "another/model", 768)
+    other = make_store(StoreSettings(path=seeded_store), "another/model", 768)
     with pytest.raises(EmbedderMismatch, match="re-index"):
         other.open(create=False)
 
 
 def test_an_empty_store_says_how_to_index(make_pipeline) -> None:
     with pytest.raises(EmptyStore, match="rag ingest"):
-        make_pipeline().ask("Who signed the treaty?")
+        collect(make_pipeline().answer("Who signed the treaty?"))

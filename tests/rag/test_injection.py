@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag.answering.generative import SYSTEM
+from rag.events import collect
 
 INJECTED = ("Notice on the Russia-North Korea treaty\n\n"
             "The treaty between Russia and North Korea was signed in Pyongyang in June 2024. "
@@ -41,7 +42,7 @@ def test_no_answer_obeys_a_document(injected, provider: str, replies: list[str])
     assert "notice.txt" in {d["source"] for d in pipeline.documents()}
     for question in QUESTIONS:
         retrieved = pipeline.retriever.retrieve(question, pipeline.settings.retrieval.top_k)
-        answer = pipeline.ask(question)
+        answer = collect(pipeline.answer(question))
         assert not any(leak.lower() in answer.answer.lower() for leak in LEAKS), answer.answer
         for citation in answer.citations:
             assert not any(leak.lower() in citation.quote.lower() for leak in LEAKS)

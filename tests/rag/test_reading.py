@@ -13,6 +13,7 @@ from rag.settings import load_settings
 
 from tests.conftest import ROOT
 from tests.test_cli import rag
+from rag.events import collect
 
 ARTICLE = ROOT / "evals/squad-dev-48/corpus/Jacksonville,_Florida.txt"
 # (question, its gold answer), from evals/squad-dev-48/questions.jsonl
@@ -33,10 +34,10 @@ def test_the_reader_picks_the_sentence_that_answers(make_pipeline, corpus: Path,
                                                     question: str, gold: str) -> None:
     overlap = make_pipeline(tmp_path / "a", reader={"enabled": False})
     overlap.ingest([corpus])
-    misled = overlap.ask(question)
+    misled = collect(overlap.answer(question))
     reading = make_pipeline(tmp_path / "b")
     reading.ingest([corpus])
-    answer = reading.ask(question)
+    answer = collect(reading.answer(question))
     assert gold not in misled.answer and not misled.refused  # on topic, and no answer
     assert gold in answer.citations[0].quote  # the first quote is the answer
     text = ARTICLE.read_text()
@@ -79,7 +80,7 @@ def test_on_topic_questions_the_article_does_not_answer_are_refused(
     for rule in ("model", "threshold"):
         pipeline = make_pipeline(tmp_path / rule, llm={"refusal": rule})
         pipeline.ingest([folder])
-        refused[rule] = {r["question"]: pipeline.ask(r["question"]).refused for r in records}
+        refused[rule] = {r["question"]: collect(pipeline.answer(r["question"])).refused for r in records}
     unanswerable = [r["question"] for r in records if not r["answerable"]]
     answerable = [r["question"] for r in records if r["answerable"]]
 

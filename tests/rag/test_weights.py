@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ModelUnavailable
-from rag.weights import GGUFModel, pull, resolve
+from rag.weights import GGUFModel, pull, locate_gguf
 
 PARTS = [b"GGUF" + b"a" * 1000, b"b" * 700, b"c" * 5]
 
@@ -54,7 +54,7 @@ def test_a_missing_part_is_named_and_leaves_nothing_behind(tmp_path: Path) -> No
 
 def test_a_setting_names_a_known_model_or_any_gguf_path(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="run `rag model pull qwen2.5-coder-0.5b`"):
-        resolve("qwen2.5-coder-0.5b", tmp_path)
+        locate_gguf("qwen2.5-coder-0.5b", tmp_path)
     own = tmp_path / "own.gguf"
     own.write_bytes(b"GGUF")
-    assert resolve(str(own), tmp_path) == own
+    assert locate_gguf(str(own), tmp_path) == own

@@ -1,14 +1,20 @@
-"""The terminal adapter: `rag ingest | ask | search | chat | eval | doctor | serve | model`,
-errors as one line and an exit code."""
+"""`rag ingest | ask | search | documents | chat | eval | doctor | serve | model`: click over
+the library (or a running server: cli.service), errors as one line and an exit code."""
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from rag.errors import RagError
 from rag.providers import PROVIDERS
+
+if TYPE_CHECKING:
+    from cli.service import Service
+    from rag.filters import Filters
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -39,14 +45,12 @@ def settings_for(provider: str | None = None):  # noqa: ANN201 - imported lazily
     return settings
 
 
-def pipeline(provider: str | None = None, answering: bool = True):  # noqa: ANN201 - imported lazily: `rag --help` is instant
-    """The pipeline for the current settings (and provider, if given), its models loaded
-    (the reader only when answering)."""
-    from rag.pipeline import build_pipeline
+def service(provider: str | None = None, answering: bool = True) -> "Service":
+    """Who answers for the current settings (and provider, if given): the server holding
+    the store, or the library with its models loaded (the reader only when answering)."""
+    from cli.service import connect
 
-    built = build_pipeline(settings_for(provider))
-    built.warm_up(answering)
-    return built
+    return connect(settings_for(provider), answering)
 
 
 @click.group(cls=RagGroup)
@@ -59,8 +63,8 @@ def main() -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again.")
 def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Index .txt, .md and .html files or folders (default: seeds/)."""
-    report = pipeline(answering=False).ingest(paths or (Path("seeds"),), progress=progress_printer("file"),
-                               rebuild=rebuild)
+    report = service(answering=False).ingest(paths or (Path("seeds"),),
+                                             progress=progress_printer("file"), rebuild=rebuild)
     for path, reason in report.skipped.items():
         click.echo(f"warning: skipped {path}: {reason}", err=True)
     click.echo(f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
@@ -106,8 +110,8 @@ def filter_options(command):  # noqa: ANN001, ANN201 - a click decorator
 
 
 def filters_from(sources: tuple[str, ...], title: str | None, author: str | None,
-                 since, until):  # noqa: ANN001, ANN201 - datetimes from click; Filters lazily
-    """The Filters the options describe (None when none is given)."""
+                 since: datetime | None, until: datetime | None) -> "Filters":
+    """The Filters the options describe (empty when none is given)."""
     from pydantic import ValidationError
 
     from rag.filters import Filters
@@ -130,12 +134,17 @@ def ask_command(question: str, top_k: int | None, provider: str | None, as_json:
                 **filters) -> None:  # noqa: ANN003
     """Answer QUESTION from the indexed articles, citing each sentence; the answer is
     printed as it is written."""
-    events = pipeline(provider).ask_stream(question, top_k=top_k, filters=filters_from(**filters))
+    from rag.events import Failed, Finished, Token
+
+    events = service(provider).answer(question, top_k=top_k, filters=filters_from(**filters))
     for event in events:
-        if event.kind == "token" and not as_json:
-            click.echo(event.data, nl=False)
-        elif event.kind == "done":
-            answer = event.data
+        match event:
+            case Token(text) if not as_json:
+                click.echo(text, nl=False)
+            case Finished(answer):
+                pass
+            case Failed(error):
+                raise error
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
         return
@@ -213,7 +222,7 @@ def byte_progress():  # noqa: ANN201
 @click.option("--provider", type=click.Choice(PROVIDERS), help="Answerer.")
 def chat_command(top_k: int | None, provider: str | None) -> None:
     """Talk with the articles: streamed answers, numbered sources, /help for commands."""
-    from rag.chat import run_chat
+    from cli.chat import run_chat
     from rag.settings import load_settings
 
     raise SystemExit(run_chat(load_settings(), top_k, provider))
@@ -229,8 +238,8 @@ def chat_command(top_k: int | None, provider: str | None) -> None:
 def search_command(query: str, top_k: int | None, as_json: bool, rerank: bool | None,
                    **filters) -> None:  # noqa: ANN003
     """Show the chunks that best match QUERY, best first, without answering."""
-    hits = pipeline(answering=False).search(query, top_k=top_k, filters=filters_from(**filters),
-                                            rerank=rerank)
+    hits = service(answering=False).search(query, top_k=top_k, filters=filters_from(**filters),
+                                           rerank=rerank)
     if as_json:
         click.echo(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return
@@ -238,6 +247,19 @@ def search_command(query: str, top_k: int | None, as_json: bool, rerank: bool | 
         read = "" if hit.reader_score is None else f"  (reader {hit.reader_score:+.2f})"
         click.echo(f"{rank}. {hit.score:.3f}{read}  {hit.source} [{hit.start}:{hit.end}]  {hit.title}")
         click.echo(f"   {shorten(' '.join(hit.text.split()), 240)}")
+
+
+@main.command("documents")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+def documents_command(as_json: bool) -> None:
+    """List the indexed documents: source, chunks, date and title."""
+    records = service(answering=False).documents()
+    if as_json:
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    for r in records:
+        click.echo(f"{r['source']}  {r['chunks']:>4} chunks  {r.get('date') or '-':10}  {r['title']}")
+    click.echo(f"{len(records)} document(s)", err=True)
 
 
 @main.command("eval")
@@ -299,9 +321,10 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
-    from rag.chroma import claim
+    from rag.locking import announce
     from rag.pipeline import check_serving, ready_pipeline
     from rag.settings import load_settings
+    from rag.store import claim
 
     settings = load_settings()  # a bad setting fails here, once, not in every worker
     if workers > 1 and not settings.store.url:
@@ -315,10 +338,19 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
     if workers == 1:  # built here, so a missing model or another embedder's store is one line
         from api.app import create_app
 
-        uvicorn.run(create_app(settings, ready_pipeline(settings)), **address)
+        app = create_app(settings, ready_pipeline(settings))
+        if not settings.store.url:  # a second terminal asks this server instead of the folder
+            announce(settings.store.path, reachable(address["host"], address["port"]))
+        uvicorn.run(app, **address)
         return
     check_serving(settings)
     uvicorn.run("api.app:app_from_environment", factory=True, workers=workers, **address)
+
+
+def reachable(host: str, port: int) -> str:
+    """The URL a client on this machine reaches a server listening on host:port at."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def shorten(text: str, limit: int) -> str:

@@ -3,16 +3,21 @@ while the model loads behind it; answers stream; every claim can be opened in it
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.conversation import Turn
 from rag.errors import RagError
+from rag.events import AnswerEvent, Failed, Finished, Token
 from rag.models import Answer
 from rag.providers import PROVIDERS
 from rag.settings import Settings
 from rag.sources import short_quote
+
+if TYPE_CHECKING:
+    from cli.service import Service
 
 COMMANDS = {
     "/help": "this list",
@@ -68,26 +73,26 @@ class Chat:
         self.provider = provider
         self.turns: list[Turn] = []
         self.asked: list[Answer] = []  # each carries the question as searched
-        self.pipeline_future: Future = Future()
-        threading.Thread(target=self._build, daemon=True).start()
+        self.service_future: Future = Future()
+        threading.Thread(target=self._connect, daemon=True).start()
 
-    def _build(self) -> None:
-        """Import and load the heavy parts while the user types the first question."""
+    def _connect(self) -> None:
+        """Import and load the heavy parts (or reach the server holding the store) while
+        the user types the first question."""
         try:
-            from rag.pipeline import build_pipeline
+            from cli.service import connect
 
-            pipeline = build_pipeline(self.settings)
-            pipeline.warm_up()
-            self.pipeline_future.set_result(pipeline)
+            service = connect(self.settings, say=lambda line: self.screen.write(line, style="dim"))
+            self.service_future.set_result(service)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread as is
-            self.pipeline_future.set_exception(exc)
+            self.service_future.set_exception(exc)
 
     @property
-    def pipeline(self):  # noqa: ANN201 - rag.pipeline.Pipeline, imported lazily
-        """The pipeline, waiting for it to finish loading if need be."""
-        if not self.pipeline_future.done():
-            self.screen.write("(loading the model…)", style="dim")
-        return self.pipeline_future.result()
+    def service(self) -> "Service":
+        """Who answers, waiting for it to finish loading if need be."""
+        if not self.service_future.done():
+            self.screen.write("(loading…)", style="dim")
+        return self.service_future.result()
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False when the chat should end."""
@@ -101,19 +106,17 @@ class Chat:
 
     def ask(self, question: str) -> None:
         """Stream the answer to a question (or follow-up), then its sources."""
-        self.turns.append(Turn("user", question))
         try:
-            _, events = self.pipeline.chat(self.turns, self.top_k, self.provider)
+            events = self.service.answer(question, history=self.turns, top_k=self.top_k,
+                                         provider=self.provider)
             answer = self.stream(events)
         except KeyboardInterrupt:
             self.screen.write("\n(stopped)", style="dim")
-            self.turns.pop()
             return
         except RagError as exc:
             self.screen.write(f"error: {exc}", style="red")
-            self.turns.pop()
             return
-        self.turns.append(Turn("assistant", answer.answer))
+        self.turns += [Turn("user", question), Turn("assistant", answer.answer)]
         self.asked.append(answer)
         self.show_sources(answer, full=False)
         checked = answer.verification
@@ -121,15 +124,18 @@ class Chat:
             self.screen.write(f"  ({checked.dropped} sentence(s) the model wrote were dropped: "
                               "their sources do not say them; /why shows them)", style="yellow")
 
-    def stream(self, events) -> Answer:  # noqa: ANN001 - Iterator[Event]
+    def stream(self, events: Iterator[AnswerEvent]) -> Answer:
         """Print tokens as they arrive; the final answer object."""
         try:
             for event in events:
-                if event.kind == "token":
-                    self.screen.write(event.data, end="")
-                elif event.kind == "done":
-                    self.screen.write("")
-                    return event.data
+                match event:
+                    case Token(text):
+                        self.screen.write(text, end="")
+                    case Finished(answer):
+                        self.screen.write("")
+                        return answer
+                    case Failed(error):
+                        raise error
         finally:
             events.close()
         raise RagError("the answer ended early")
@@ -209,7 +215,7 @@ class Chat:
                               style="yellow")
 
     def docs(self, _: str) -> None:
-        for d in self.pipeline.documents():
+        for d in self.service.documents():
             self.screen.write(f"  {d['source']}  {d['title']}  ({d['chunks']} chunks)")
 
     def set_k(self, argument: str) -> None:
@@ -261,9 +267,10 @@ def history_file() -> Path:
 def run_chat(settings: Settings, top_k: int | None, provider: str | None) -> int:
     """The chat loop: interactive with line editing and history on a terminal, or reading
     lines from standard input when piped. Returns the exit code."""
-    from rag.store import index_exists
+    from rag.locking import serving
+    from rag.store import has_index
 
-    if not index_exists(settings.store.path):
+    if not (serving(settings.store.path) or has_index(settings.store)):
         print(f"error: no index at {settings.store.path}: run `rag ingest seeds/` first",
               file=sys.stderr)
         return 1

@@ -1,0 +1,63 @@
+"""What the terminal asks of the articles, and who answers: the library opening the store
+itself, or, when a running server holds the store, that server over HTTP."""
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from rag.conversation import Turn
+from rag.events import AnswerEvent
+from rag.filters import Filters
+from rag.ingest import FileDone
+from rag.models import IngestReport, SearchHit
+from rag.settings import Settings
+
+
+class Service(Protocol):
+    """The library's Pipeline, or the HTTP client of a server that holds the store."""
+
+    def answer(self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None,
+               filters: Filters | None = None, provider: str | None = None
+               ) -> Iterator[AnswerEvent]:
+        """The answer's events, as Pipeline.answer streams them."""
+        ...
+
+    def search(self, query: str, *, top_k: int | None = None, filters: Filters | None = None,
+               rerank: bool | None = None) -> list[SearchHit]:
+        """The best chunks for the query, best first."""
+        ...
+
+    def documents(self) -> list[dict]:
+        """The indexed documents' records."""
+        ...
+
+    def ingest(self, paths: Iterable[Path], progress: FileDone | None = None,
+               rebuild: bool = False) -> IngestReport:
+        """Index files and folders."""
+        ...
+
+
+def connect(settings: Settings, answering: bool = True,
+            say: Callable[[str], None] | None = None) -> Service:
+    """The server holding the store, if one announced itself there (RAG_API__KEYS sent as
+    the key), said in one dim line; otherwise the library over the store, its models
+    loaded (the reader only when answering)."""
+    from rag.locking import serving
+
+    url = None if settings.store.url else serving(settings.store.path)
+    if url:
+        from cli.remote import Remote
+
+        (say or dim)(f"(asking the server at {url}, which holds the store)")
+        return Remote(url, settings.api.key_list[:1])
+    from rag.pipeline import build_pipeline
+
+    pipeline = build_pipeline(settings)
+    pipeline.warm_up(answering)
+    return pipeline
+
+
+def dim(line: str) -> None:
+    """A quiet line on standard error (dim on a terminal)."""
+    print(f"\x1b[2m{line}\x1b[0m" if sys.stderr.isatty() else line, file=sys.stderr, flush=True)
