@@ -72,6 +72,8 @@ run: index reader $(if $(filter llamacpp,$(RAG_LLM__PROVIDER)),local)
 test: $(TEST_STAMP)
 	bash scripts/install-llama.sh $(BIN)
 	bash scripts/install-browser.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python security/audit.py
 	$(BIN)/rag model pull $(TEST_MODEL)
 	$(BIN)/rag model pull $(READER)

@@ -23,8 +23,10 @@ from rag.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
-PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-               "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
@@ -37,9 +39,13 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
         yield
         app.state.pipeline.shutdown()  # the local model's process, before anything signals it
 
-    app = FastAPI(title="rag-news", version="0.1.0", lifespan=lifespan,
-                  description="Grounded, cited answers over the indexed news articles. Every "
-                              "error is a JSON body {\"error\": {\"code\", \"message\"}}.")
+    app = FastAPI(
+        title="rag-news",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Grounded, cited answers over the indexed news articles. Every "
+        'error is a JSON body {"error": {"code", "message"}}.',
+    )
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.include_router(routes.router)
@@ -47,13 +53,20 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     add_page(app)
     add_probes(app)
     add_error_handlers(app)
-    app.add_middleware(Admission, metrics=app.state.metrics, keys=settings.api.key_list,
-                       max_body=settings.api.max_upload_bytes,
-                       rate_per_minute=settings.api.rate_per_minute)
+    app.add_middleware(
+        Admission,
+        metrics=app.state.metrics,
+        keys=settings.api.key_list,
+        max_body=settings.api.max_upload_bytes,
+        rate_per_minute=settings.api.rate_per_minute,
+    )
     if settings.api.origin_list:  # closed unless origins are named: no CORS headers at all
-        app.add_middleware(CORSMiddleware, allow_origins=settings.api.origin_list,  # outermost:
-                           allow_methods=["GET", "POST", "DELETE"],  # preflights carry no key
-                           allow_headers=["authorization", "content-type", "accept"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.origin_list,  # outermost:
+            allow_methods=["GET", "POST", "DELETE"],  # preflights carry no key
+            allow_headers=["authorization", "content-type", "accept"],
+        )
     return app
 
 
@@ -66,8 +79,12 @@ def app_from_environment() -> FastAPI:
 def add_page(app: FastAPI) -> None:
     """The web page at /, its script and style under /web/ (files in api/web, no build).
     Its policy lets the page run only its own script: document text is never markup."""
-    headers = {"content-security-policy": PAGE_POLICY, "x-content-type-options": "nosniff",
-               "referrer-policy": "no-referrer", "cache-control": "no-cache"}
+    headers = {
+        "content-security-policy": PAGE_POLICY,
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "cache-control": "no-cache",
+    }
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -103,8 +120,12 @@ def add_probes(app: FastAPI) -> None:
         the local model's process: ready, starting or failed, and its restarts)."""
         pipeline = request.app.state.pipeline
         store = pipeline.index.open(create=True).store
-        ready = {"status": "ready", "embedder": pipeline.embedder.name,
-                 "documents": store.count(), "chunks": store.chunk_count()}
+        ready = {
+            "status": "ready",
+            "embedder": pipeline.embedder.name,
+            "documents": store.count(),
+            "chunks": store.chunk_count(),
+        }
         if model := pipeline.model_state():
             ready["model"] = asdict(model)
         return ready
@@ -112,8 +133,9 @@ def add_probes(app: FastAPI) -> None:
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics(request: Request) -> PlainTextResponse:
         """Prometheus text format: requests and latency per route, ingest counts."""
-        return PlainTextResponse(generate_latest(request.app.state.metrics.registry),
-                                 media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(
+            generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
 
 def first_problem(errors: list) -> str:

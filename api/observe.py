@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Receive
 
 from api.errors import Unauthorized, UploadTooLarge, send_error
 from rag.errors import RagError, TooManyRequests
@@ -22,15 +23,28 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("rag_http_requests", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("rag_http_request_seconds", "Time to the end of the response",
-                                 ["route"], registry=self.registry,
-                                 buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-        self.ingested = Counter("rag_documents_ingested", "Documents uploaded, by outcome",
-                                ["outcome"], registry=self.registry)
-        self.tokens = Counter("rag_stream_tokens", "Answer tokens sent on streams",
-                              registry=self.registry)
+        self.requests = Counter(
+            "rag_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "rag_http_request_seconds",
+            "Time to the end of the response",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.ingested = Counter(
+            "rag_documents_ingested",
+            "Documents uploaded, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "rag_stream_tokens", "Answer tokens sent on streams", registry=self.registry
+        )
 
 
 class Admission:
@@ -39,8 +53,14 @@ class Admission:
     arrives (JSON, multipart or chunked alike). It also times every request and names the
     worker process that answered (`x-rag-worker`, its pid)."""
 
-    def __init__(self, app, metrics: Metrics, keys: list[str], max_body: int,  # noqa: ANN001
-                 rate_per_minute: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        keys: list[str],
+        max_body: int,
+        rate_per_minute: int,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.keys = [k.encode() for k in keys]
@@ -82,8 +102,10 @@ class Admission:
         if self.buckets and scope["path"].startswith("/v1/"):
             wait = self.buckets.take(key if self.keys else client_address(scope))
             if wait:
-                return TooManyRequests(f"more than {self.buckets.per_minute} requests a minute: "
-                                       f"try again in {wait} s", retry_after=wait)
+                return TooManyRequests(
+                    f"more than {self.buckets.per_minute} requests a minute: try again in {wait} s",
+                    retry_after=wait,
+                )
         return None
 
 
@@ -127,12 +149,16 @@ def content_length(scope: dict) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-async def read_body(receive, limit: int,  # noqa: ANN001 - ASGI's receive
-                    declared: int | None) -> tuple[bytes, RagError | None]:
+async def read_body(
+    receive: Receive,
+    limit: int,
+    declared: int | None,
+) -> tuple[bytes, RagError | None]:
     """The whole request body, or the error to answer with once more than limit bytes
     are declared or have arrived."""
-    too_large = UploadTooLarge(f"request body larger than the limit of {limit} bytes "
-                               "(RAG_API__MAX_UPLOAD_BYTES)")
+    too_large = UploadTooLarge(
+        f"request body larger than the limit of {limit} bytes (RAG_API__MAX_UPLOAD_BYTES)"
+    )
     if declared is not None and declared > limit:
         return b"", too_large
     parts, size, more = [], 0, True

@@ -6,15 +6,24 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.formparsers import MultiPartException
 
-from api.schemas import (AskRequest, DeleteResult, DocumentInfo, DocumentText, ErrorBody,
-                         SearchRequest, TextDocument, UploadResult)
-from api.streaming import answer_events, final_answer, first_event
 from api.errors import UnsupportedUpload, UploadTooLarge
+from api.schemas import (
+    AskRequest,
+    DeleteResult,
+    DocumentInfo,
+    DocumentText,
+    ErrorBody,
+    SearchRequest,
+    TextDocument,
+    UploadResult,
+)
+from api.streaming import answer_events, final_answer, first_event
 from rag.errors import SourceError
 from rag.models import Answer, SearchHit
 
-ERRORS = {status: {"model": ErrorBody}
-          for status in (401, 404, 409, 413, 415, 422, 429, 502, 503, 504)}
+ERRORS = {
+    status: {"model": ErrorBody} for status in (401, 404, 409, 413, 415, 422, 429, 502, 503, 504)
+}
 router = APIRouter(prefix="/v1", responses=ERRORS)
 
 
@@ -23,49 +32,82 @@ def wants_stream(body: AskRequest, request: Request) -> bool:
     return body.stream or "text/event-stream" in request.headers.get("accept", "")
 
 
-@router.post("/ask", response_model=Answer, responses={200: {
-    "content": {"text/event-stream": {"example": 'event: token\ndata: {"text": "Mutual "}\n\n'}},
-    "description": "The answer object, or with stream: true an SSE stream of token, "
-                   "citations and done events (done carries the answer object)."}})
+@router.post(
+    "/ask",
+    response_model=Answer,
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {"example": 'event: token\ndata: {"text": "Mutual "}\n\n'}
+            },
+            "description": "The answer object, or with stream: true an SSE stream of token, "
+            "citations and done events (done carries the answer object).",
+        }
+    },
+)
 async def ask(body: AskRequest, request: Request):  # noqa: ANN201 - JSON or a stream
     """Answer a question (a follow-up, given the history); each sentence ends with a [n]
     citation marker."""
     events = request.app.state.pipeline.answer(
-        body.question, history=[m.turn() for m in body.history], top_k=body.top_k,
-        filters=body.filters, provider=body.provider)
+        body.question,
+        history=[m.turn() for m in body.history],
+        top_k=body.top_k,
+        filters=body.filters,
+        provider=body.provider,
+    )
     first = await first_event(events)
     if not wants_stream(body, request):
         return await final_answer(first, events)
     tokens = request.app.state.metrics.tokens
-    return StreamingResponse(answer_events(request, first, events, tokens.inc),
-                             media_type="text/event-stream",
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+    return StreamingResponse(
+        answer_events(request, first, events, tokens.inc),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
 
 
 @router.post("/search", response_model=list[SearchHit])
 def search(body: SearchRequest, request: Request) -> list[SearchHit]:
     """The chunks nearest to the query, best first, without an answer."""
-    return request.app.state.pipeline.search(body.query, top_k=body.top_k, filters=body.filters,
-                                             rerank=body.rerank)
+    return request.app.state.pipeline.search(
+        body.query, top_k=body.top_k, filters=body.filters, rerank=body.rerank
+    )
 
 
-UPLOAD_BODY = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
-        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
-    "application/json": {"schema": TextDocument.model_json_schema(),
-                         "example": TextDocument.model_config["json_schema_extra"]["examples"][0]},
-}}}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            },
+            "application/json": {
+                "schema": TextDocument.model_json_schema(),
+                "example": TextDocument.model_config["json_schema_extra"]["examples"][0],
+            },
+        },
+    }
+}
 
 
-@router.post("/documents", response_model=list[UploadResult], status_code=201,
-             openapi_extra=UPLOAD_BODY)
+@router.post(
+    "/documents", response_model=list[UploadResult], status_code=201, openapi_extra=UPLOAD_BODY
+)
 async def upload(request: Request) -> JSONResponse:
     """Upload .txt/.md/.html files (multipart field `files`) or JSON {source, text}.
     Same content changes nothing; new content replaces the old chunks atomically."""
     files = await read_upload(request, request.app.state.settings.api.max_upload_bytes)
     outcomes = await run_in_threadpool(request.app.state.pipeline.add_documents, files)
-    results = [UploadResult(source=name, status=outcome, chunks=chunks)
-               for (name, _), (outcome, chunks) in zip(files, outcomes)]
+    results = [
+        UploadResult(source=name, status=outcome, chunks=chunks)
+        for (name, _), (outcome, chunks) in zip(files, outcomes)
+    ]
     for result in results:
         request.app.state.metrics.ingested.labels(result.status).inc()
     status = 201 if any(r.status == "indexed" for r in results) else 200

@@ -32,44 +32,72 @@ class ChatMessage(BaseModel):
 class AskRequest(BaseModel):
     """POST /v1/ask."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"question": "Which article of the UN Charter does the defence clause invoke?"},
-        {"question": "Who did Putin meet in Vietnam?", "top_k": 5,
-         "filters": {"source": "000_4ab743d7e2df48f5.txt"}, "stream": True},
-        {"question": "What did the treaty promise?", "filters": {"title": "security pact"}},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": "Which article of the UN Charter does the defence clause invoke?"},
+                {
+                    "question": "Who did Putin meet in Vietnam?",
+                    "top_k": 5,
+                    "filters": {"source": "000_4ab743d7e2df48f5.txt"},
+                    "stream": True,
+                },
+                {"question": "What did the treaty promise?", "filters": {"title": "security pact"}},
+            ]
+        },
+    )
 
     question: str = Field(description="The question, in plain words.")
     top_k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve.")
     filters: Filters | None = None
     provider: RequestedProvider | None = Field(
-        None, description="Answerer; default RAG_LLM__PROVIDER (the service's own).")
-    stream: bool = Field(False, description="Send Server-Sent Events (also: Accept: text/event-stream).")
+        None, description="Answerer; default RAG_LLM__PROVIDER (the service's own)."
+    )
+    stream: bool = Field(
+        False, description="Send Server-Sent Events (also: Accept: text/event-stream)."
+    )
     history: list[ChatMessage] = Field(
-        default_factory=list, max_length=MAX_MESSAGES - 1,
+        default_factory=list,
+        max_length=MAX_MESSAGES - 1,
         description="Earlier turns of the conversation, oldest first: the question is then a "
-                    "follow-up, made standalone from them before it is searched.")
+        "follow-up, made standalone from them before it is searched.",
+    )
 
 
 class SearchRequest(BaseModel):
     """POST /v1/search."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"query": "mutual defence clause", "top_k": 5}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"query": "mutual defence clause", "top_k": 5}]},
+    )
 
     query: str
     top_k: int | None = Field(None, ge=1, le=50)
     filters: Filters | None = None
-    rerank: bool | None = Field(None, description="Have the reader read the best passages "
-                                "whole and order them by its score (reader_score in each "
-                                "hit); default: the service's RAG_READER__RERANK.")
+    rerank: bool | None = Field(
+        None,
+        description="Have the reader read the best passages "
+        "whole and order them by its score (reader_score in each "
+        "hit); default: the service's RAG_READER__RERANK.",
+    )
 
 
 class TextDocument(BaseModel):
     """POST /v1/documents as JSON: one document's text under a file name."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"source": "briefing.txt", "text": "Summit briefing\n\nThe two leaders met on Tuesday."}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "briefing.txt",
+                    "text": "Summit briefing\n\nThe two leaders met on Tuesday.",
+                }
+            ]
+        },
+    )
 
     source: str = Field(description="A plain file name ending in .txt, .md or .html.")
     text: str
@@ -111,19 +139,34 @@ class DeleteResult(BaseModel):
 class ChatRequest(BaseModel):
     """POST /v1/chat/completions, OpenAI-compatible; unknown OpenAI fields are ignored."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "model": "rag-news", "messages": [
-            {"role": "user", "content": "What did Putin and Kim sign in Pyongyang?"},
-            {"role": "assistant", "content": "A comprehensive strategic partnership treaty. [1]"},
-            {"role": "user", "content": "and when was it signed?"}]}]})
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "rag-news",
+                    "messages": [
+                        {"role": "user", "content": "What did Putin and Kim sign in Pyongyang?"},
+                        {
+                            "role": "assistant",
+                            "content": "A comprehensive strategic partnership treaty. [1]",
+                        },
+                        {"role": "user", "content": "and when was it signed?"},
+                    ],
+                }
+            ]
+        },
+    )
 
     model: str = "rag-news"
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     top_k: int | None = Field(None, ge=1, le=50)
     sources_in_text: bool | None = Field(
-        None, description="Append the numbered sources to the message text after the answer "
-                          "(`citations` is sent either way); default RAG_API__SOURCES_IN_TEXT.")
+        None,
+        description="Append the numbered sources to the message text after the answer "
+        "(`citations` is sent either way); default RAG_API__SOURCES_IN_TEXT.",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -139,5 +182,15 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-__all__ = ["AskRequest", "ChatRequest", "Citation", "DeleteResult", "DocumentInfo",
-           "DocumentText", "ErrorBody", "SearchRequest", "TextDocument", "UploadResult"]
+__all__ = [
+    "AskRequest",
+    "ChatRequest",
+    "Citation",
+    "DeleteResult",
+    "DocumentInfo",
+    "DocumentText",
+    "ErrorBody",
+    "SearchRequest",
+    "TextDocument",
+    "UploadResult",
+]

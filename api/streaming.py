@@ -35,8 +35,12 @@ def failure(exc: Exception) -> dict:
     return error_body(InternalError())
 
 
-async def relay(request: Request, first: AnswerEvent, events: Iterator[AnswerEvent],
-                on_token: Callable[[], None]) -> AsyncIterator[AnswerEvent]:
+async def relay(
+    request: Request,
+    first: AnswerEvent,
+    events: Iterator[AnswerEvent],
+    on_token: Callable[[], None],
+) -> AsyncIterator[AnswerEvent]:
     """The events, each fetched in a worker thread; a client that disconnects closes the
     stream, which stops the answerer at its next token."""
     event = first
@@ -60,8 +64,12 @@ def sse(kind: str, data: object) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def answer_events(request: Request, first: AnswerEvent, events: Iterator[AnswerEvent],
-                        on_token: Callable[[], None]) -> AsyncIterator[str]:
+async def answer_events(
+    request: Request,
+    first: AnswerEvent,
+    events: Iterator[AnswerEvent],
+    on_token: Callable[[], None],
+) -> AsyncIterator[str]:
     """/v1/ask's stream: token, citations and done events (an error event if it fails)."""
     try:
         async for event in relay(request, first, events, on_token):

@@ -48,8 +48,10 @@ def main() -> None:
     print(f"median of {runs} runs\n\n| what | seconds |\n|---|---|")
     print(f"| `rag --help` (baseline: interpreter + CLI) | {statistics.median(baseline):.2f} |")
     print(f"| `rag chat` to the prompt | {statistics.median(p for p, _ in chats):.2f} |")
-    print(f"| `rag chat` to the first answer (model loaded meanwhile) | "
-          f"{statistics.median(a for _, a in chats):.2f} |")
+    print(
+        f"| `rag chat` to the first answer (model loaded meanwhile) | "
+        f"{statistics.median(a for _, a in chats):.2f} |"
+    )
 
 
 if __name__ == "__main__":

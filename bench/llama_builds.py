@@ -20,10 +20,12 @@ from rag.settings import load_settings
 from rag.weights import resolve
 
 # A news-sized prompt (about 500 tokens) and a short reply, as the generative answerer asks.
-PROMPT = ("Summarise the passage in one sentence.\n\n" + " ".join(
+PROMPT = "Summarise the passage in one sentence.\n\n" + " ".join(
     f"Paragraph {n}: Russian President Vladimir Putin arrived in Pyongyang for a two-day visit, "
     "his first in 24 years, and signed a comprehensive strategic partnership treaty with "
-    "North Korean leader Kim Jong-un that includes a mutual defence clause." for n in range(12)))
+    "North Korean leader Kim Jong-un that includes a mutual defence clause."
+    for n in range(12)
+)
 ONE_RUN = """
 import json, sys, time, llama_cpp
 llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=2048, n_threads=int(sys.argv[2]),
@@ -46,8 +48,13 @@ print(json.dumps({"prompt_tps": len(tokens) / prompt_s,
 def run_once(folder: Path, model: Path, threads: int) -> dict:
     """One load, one prompt, 64 generated tokens, in a child that imports this build."""
     env = os.environ | {"PYTHONPATH": str(folder)}
-    out = subprocess.run([sys.executable, "-c", ONE_RUN, str(model), str(threads), PROMPT],
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", ONE_RUN, str(model), str(threads), PROMPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -66,16 +73,22 @@ def main() -> None:
         for name, folder in builds.items():
             runs[name].append(run_once(Path(folder), model, args.threads))
     base = next(iter(builds))
-    median = {name: {k: statistics.median(r[k] for r in rs) for k in ("prompt_tps", "gen_tps")}
-              for name, rs in runs.items()}
+    median = {
+        name: {k: statistics.median(r[k] for r in rs) for k in ("prompt_tps", "gen_tps")}
+        for name, rs in runs.items()
+    }
     print(f"model {model.name}, {args.threads} threads, median of {args.rounds} runs each")
     print("| build | prompt tok/s | generation tok/s | vs " + base + " | features |")
     print("|---|---|---|---|---|")
     for name, m in median.items():
-        ratio = (f"{m['prompt_tps'] / median[base]['prompt_tps']:.2f}x / "
-                 f"{m['gen_tps'] / median[base]['gen_tps']:.2f}x")
-        print(f"| {name} | {m['prompt_tps']:.0f} | {m['gen_tps']:.1f} | {ratio} | "
-              f"{runs[name][0]['info']} |")
+        ratio = (
+            f"{m['prompt_tps'] / median[base]['prompt_tps']:.2f}x / "
+            f"{m['gen_tps'] / median[base]['gen_tps']:.2f}x"
+        )
+        print(
+            f"| {name} | {m['prompt_tps']:.0f} | {m['gen_tps']:.1f} | {ratio} | "
+            f"{runs[name][0]['info']} |"
+        )
 
 
 if __name__ == "__main__":

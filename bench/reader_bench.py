@@ -25,7 +25,7 @@ WORDS = 60
 def passages(count: int) -> list[str]:
     """count passages of WORDS words, cut in order from the seed articles."""
     words = " ".join(p.read_text() for p in sorted((ROOT / "seeds").glob("*.txt"))).split()
-    return [" ".join(words[i:i + WORDS]) for i in range(0, WORDS * count, WORDS)]
+    return [" ".join(words[i : i + WORDS]) for i in range(0, WORDS * count, WORDS)]
 
 
 def ms_per_pair(reader: Reader, texts: list[str], batch: int) -> float:
@@ -41,8 +41,9 @@ def ms_per_pair(reader: Reader, texts: list[str], batch: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", type=Path,
-                        default=load_settings().llm.models_dir / MS_MARCO.folder)
+    parser.add_argument(
+        "--folder", type=Path, default=load_settings().llm.models_dir / MS_MARCO.folder
+    )
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--threads", default="1,2")
     args = parser.parse_args()

@@ -51,7 +51,11 @@ class Counting:
 
     def __init__(self, embedder: MiniLMEmbedder) -> None:
         self.inner = embedder
-        self.name, self.dimension, self.max_tokens = embedder.name, embedder.dimension, embedder.max_tokens
+        self.name, self.dimension, self.max_tokens = (
+            embedder.name,
+            embedder.dimension,
+            embedder.max_tokens,
+        )
         self.pieces = 0
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -62,7 +66,7 @@ class Counting:
         return self.inner.count_tokens(text)
 
 
-def timed(work) -> tuple[float, object]:  # noqa: ANN001
+def timed(work) -> tuple[float, object]:
     began = time.perf_counter()
     result = work()
     return time.perf_counter() - began, result
@@ -82,15 +86,28 @@ def ingest_figures(corpus: Path, embedder: MiniLMEmbedder, folder: Path) -> dict
     assert not report.indexed, "the re-ingest indexed something"
     pipeline.index.close()  # let the commands below open the folder
     env = os.environ | {"RAG_STORE__PATH": str(store)}
-    cold_ingest_s, _ = timed(lambda: subprocess.run([RAG, "ingest", str(corpus)], env=env, check=True,
-                                                    capture_output=True))
-    cold_ask_s, _ = timed(lambda: subprocess.run([RAG, "ask", "Who founded the university?"], env=env,
-                                                 check=True, capture_output=True))
-    return {"files": len(files), "corpus_pieces": corpus_pieces,
-            "naive": {"ingest_s": naive_s, "pieces_embedded": naive.pieces},
-            "ours": {"ingest_s": ours_s, "pieces_embedded": ours.pieces,
-                     "reingest_warm_s": again_s, "reingest_command_s": cold_ingest_s,
-                     "ask_command_cold_s": cold_ask_s}}
+    cold_ingest_s, _ = timed(
+        lambda: subprocess.run(
+            [RAG, "ingest", str(corpus)], env=env, check=True, capture_output=True
+        )
+    )
+    cold_ask_s, _ = timed(
+        lambda: subprocess.run(
+            [RAG, "ask", "Who founded the university?"], env=env, check=True, capture_output=True
+        )
+    )
+    return {
+        "files": len(files),
+        "corpus_pieces": corpus_pieces,
+        "naive": {"ingest_s": naive_s, "pieces_embedded": naive.pieces},
+        "ours": {
+            "ingest_s": ours_s,
+            "pieces_embedded": ours.pieces,
+            "reingest_warm_s": again_s,
+            "reingest_command_s": cold_ingest_s,
+            "ask_command_cold_s": cold_ask_s,
+        },
+    }
 
 
 def synthetic_store(path: Path, size: int, pool: list[str], embedder: MiniLMEmbedder) -> None:
@@ -103,20 +120,35 @@ def synthetic_store(path: Path, size: int, pool: list[str], embedder: MiniLMEmbe
         texts = [pick.choice(pool) for _ in range(CHUNKS_PER_DOCUMENT)]
         text = " ".join(texts)
         source = f"synthetic-{number:06d}.txt"
-        document = SourceDocument(source=source, text=text, title=source,
-                                  content_hash=hashlib.sha256(text.encode()).hexdigest())
+        document = SourceDocument(
+            source=source,
+            text=text,
+            title=source,
+            content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        )
         at, chunks = 0, []
         for position, piece in enumerate(texts):
-            chunks.append(Chunk(id=hashlib.sha256(f"{source}{position}".encode()).hexdigest()[:32],
-                                source=source, title=source, text=piece, start=at,
-                                end=at + len(piece), content_hash=document.content_hash))
+            chunks.append(
+                Chunk(
+                    id=hashlib.sha256(f"{source}{position}".encode()).hexdigest()[:32],
+                    source=source,
+                    title=source,
+                    text=piece,
+                    start=at,
+                    end=at + len(piece),
+                    content_hash=document.content_hash,
+                )
+            )
             at += len(piece) + 1
         vectors = rng.standard_normal((len(texts), embedder.dimension)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         spans = sentences(text)
         index.store.put_chunks(chunks, vectors)
-        index.store.put_sentences(document, spans, rng.standard_normal(
-            (len(spans), embedder.dimension)).astype(np.float32))
+        index.store.put_sentences(
+            document,
+            spans,
+            rng.standard_normal((len(spans), embedder.dimension)).astype(np.float32),
+        )
         index.keywords.put(chunks)
         index.store.commit_document(document, "synthetic", len(chunks), vectors[0], spans)
         if (number + 1) % max(size // CHUNKS_PER_DOCUMENT // 10, 1) == 0:
@@ -124,7 +156,7 @@ def synthetic_store(path: Path, size: int, pool: list[str], embedder: MiniLMEmbe
     pipeline.index.close()
 
 
-def per_document_reads(store) -> None:  # noqa: ANN001 - a ChromaStore
+def per_document_reads(store) -> None:
     """The baseline read path (before 2026-11-23's batched one): every candidate document's
     sentences, all of them, read by a search on their rows' metadata, one read each; as
     many documents kept whole as the store keeps texts of (searches run one at a time)."""
@@ -139,7 +171,7 @@ def per_document_reads(store) -> None:  # noqa: ANN001 - a ChromaStore
     store.sentences = read
 
 
-def latencies(pipeline, questions: list[str]) -> dict:  # noqa: ANN001
+def latencies(pipeline, questions: list[str]) -> dict:
     """p50/p95 in ms of Pipeline.search over the questions."""
     pipeline.search(questions[0])  # opens the store
     taken = []
@@ -151,8 +183,9 @@ def latencies(pipeline, questions: list[str]) -> dict:  # noqa: ANN001
     return {"searches": len(taken), "p50_ms": cuts[9], "p95_ms": cuts[18]}
 
 
-def search_figures(sizes: list[int], corpus: Path, questions: list[str],
-                   embedder: MiniLMEmbedder, folder: Path) -> list[dict]:
+def search_figures(
+    sizes: list[int], corpus: Path, questions: list[str], embedder: MiniLMEmbedder, folder: Path
+) -> list[dict]:
     """p50/p95 of Pipeline.search at each size, on a synthetic store built for it: ours,
     then the per-document read path on the same store (a quarter of the questions)."""
     files, _ = discover(corpus)
@@ -176,33 +209,50 @@ def search_figures(sizes: list[int], corpus: Path, questions: list[str],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "evals/squad-dev-48/corpus")
-    parser.add_argument("--questions", type=Path, default=ROOT / "evals/squad-dev-48/questions.jsonl")
+    parser.add_argument(
+        "--questions", type=Path, default=ROOT / "evals/squad-dev-48/questions.jsonl"
+    )
     parser.add_argument("--sizes", default="10000,50000,200000")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     rows = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
-    questions = [r["question"] for r in rows[::max(len(rows) // SEARCHES, 1)][:SEARCHES]]
+    questions = [r["question"] for r in rows[:: max(len(rows) // SEARCHES, 1)][:SEARCHES]]
     embedder = MiniLMEmbedder()
     embedder.embed(["warm up"])
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
         ingest = ingest_figures(args.corpus, embedder, Path(scratch))
         naive, ours = ingest["naive"], ingest["ours"]
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}\n")
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}\n"
+        )
         print(f"{ingest['files']} files, {ingest['corpus_pieces']} word pieces\n")
-        print("| pipeline | ingest s | word pieces embedded | re-ingest, warm process s | "
-              "re-ingest, `rag ingest` s | `rag ask` cold s |\n|---|---|---|---|---|---|")
-        print(f"| naive LlamaIndex (baseline) | {naive['ingest_s']:.1f} | {naive['pieces_embedded']} | | | |")
-        print(f"| ours | {ours['ingest_s']:.1f} ({ours['ingest_s'] / naive['ingest_s']:.2f}x) | "
-              f"{ours['pieces_embedded']} | {ours['reingest_warm_s']:.2f} | "
-              f"{ours['reingest_command_s']:.1f} | {ours['ask_command_cold_s']:.1f} |", flush=True)
-        search = search_figures([int(s) for s in args.sizes.split(",")], args.corpus, questions,
-                                embedder, Path(scratch))
-        print("\n| chunks | search p50 / p95 ms | per-document reads (baseline) p50 / p95 ms | "
-              "store built in s |\n|---|---|---|---|")
+        print(
+            "| pipeline | ingest s | word pieces embedded | re-ingest, warm process s | "
+            "re-ingest, `rag ingest` s | `rag ask` cold s |\n|---|---|---|---|---|---|"
+        )
+        print(
+            f"| naive LlamaIndex (baseline) | {naive['ingest_s']:.1f} "
+            f"| {naive['pieces_embedded']} | | | |"
+        )
+        print(
+            f"| ours | {ours['ingest_s']:.1f} ({ours['ingest_s'] / naive['ingest_s']:.2f}x) | "
+            f"{ours['pieces_embedded']} | {ours['reingest_warm_s']:.2f} | "
+            f"{ours['reingest_command_s']:.1f} | {ours['ask_command_cold_s']:.1f} |",
+            flush=True,
+        )
+        search = search_figures(
+            [int(s) for s in args.sizes.split(",")], args.corpus, questions, embedder, Path(scratch)
+        )
+        print(
+            "\n| chunks | search p50 / p95 ms | per-document reads (baseline) p50 / p95 ms | "
+            "store built in s |\n|---|---|---|---|"
+        )
         for row in search:
             ours, baseline = row["ours"], row["per_document"]
-            print(f"| {row['chunks']} | {ours['p50_ms']:.0f} / {ours['p95_ms']:.0f} | "
-                  f"{baseline['p50_ms']:.0f} / {baseline['p95_ms']:.0f} | {row['build_s']:.0f} |")
+            print(
+                f"| {row['chunks']} | {ours['p50_ms']:.0f} / {ours['p95_ms']:.0f} | "
+                f"{baseline['p50_ms']:.0f} / {baseline['p95_ms']:.0f} | {row['build_s']:.0f} |"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"ingest": ingest, "search": search}, indent=2))

@@ -65,8 +65,9 @@ class Screen:
 class Chat:
     """One conversation: its turns, its last answer, and the commands over them."""
 
-    def __init__(self, settings: Settings, screen: Screen, top_k: int | None,
-                 provider: str | None) -> None:
+    def __init__(
+        self, settings: Settings, screen: Screen, top_k: int | None, provider: str | None
+    ) -> None:
         self.settings = settings
         self.screen = screen
         self.top_k = top_k
@@ -107,8 +108,9 @@ class Chat:
     def ask(self, question: str) -> None:
         """Stream the answer to a question (or follow-up), then its sources."""
         try:
-            events = self.service.answer(question, history=self.turns, top_k=self.top_k,
-                                         provider=self.provider)
+            events = self.service.answer(
+                question, history=self.turns, top_k=self.top_k, provider=self.provider
+            )
             answer = self.stream(events)
         except KeyboardInterrupt:
             self.screen.write("\n(stopped)", style="dim")
@@ -121,8 +123,11 @@ class Chat:
         self.show_sources(answer, full=False)
         checked = answer.verification
         if checked and checked.dropped:
-            self.screen.write(f"  ({checked.dropped} sentence(s) the model wrote were dropped: "
-                              "their sources do not say them; /why shows them)", style="yellow")
+            self.screen.write(
+                f"  ({checked.dropped} sentence(s) the model wrote were dropped: "
+                "their sources do not say them; /why shows them)",
+                style="yellow",
+            )
 
     def stream(self, events: Iterator[AnswerEvent]) -> Answer:
         """Print tokens as they arrive; the final answer object."""
@@ -151,14 +156,23 @@ class Chat:
         """Run a slash command."""
         name, _, argument = line.partition(" ")
         handlers: dict[str, Callable[[str], bool | None]] = {
-            "/help": self.help, "/sources": self.sources, "/open": self.open, "/why": self.why,
-            "/docs": self.docs, "/k": self.set_k, "/provider": self.set_provider,
-            "/reset": self.reset, "/save": self.save, "/quit": lambda _: False,
+            "/help": self.help,
+            "/sources": self.sources,
+            "/open": self.open,
+            "/why": self.why,
+            "/docs": self.docs,
+            "/k": self.set_k,
+            "/provider": self.set_provider,
+            "/reset": self.reset,
+            "/save": self.save,
+            "/quit": lambda _: False,
             "/exit": lambda _: False,
         }
         handler = handlers.get(name.lower())
         if handler is None:
-            self.screen.write(f"unknown command {name}; commands: {', '.join(COMMANDS)}", style="red")
+            self.screen.write(
+                f"unknown command {name}; commands: {', '.join(COMMANDS)}", style="red"
+            )
             return True
         try:
             return handler(argument.strip()) is not False
@@ -181,8 +195,11 @@ class Chat:
             if not answer.citations:
                 self.screen.write("the last answer cites no source", style="yellow")
             for c in answer.citations:
-                self.screen.write(f"[{c.index}] {c.title} — {c.source}, characters "
-                                  f"{c.start}-{c.end}, score {c.score:.3f}", style="cyan")
+                self.screen.write(
+                    f"[{c.index}] {c.title} — {c.source}, characters "
+                    f"{c.start}-{c.end}, score {c.score:.3f}",
+                    style="cyan",
+                )
                 self.screen.write(f"    “{c.quote}”")
 
     def open(self, argument: str) -> None:
@@ -191,8 +208,11 @@ class Chat:
             return
         cited = {str(c.index): c for c in answer.citations}
         if argument not in cited:
-            self.screen.write(f"there is no source {argument or '(none given)'}; "
-                              f"the last answer has {len(cited)}", style="yellow")
+            self.screen.write(
+                f"there is no source {argument or '(none given)'}; "
+                f"the last answer has {len(cited)}",
+                style="yellow",
+            )
             return
         c = cited[argument]
         self.screen.write(f"[{c.index}] {c.title} — {c.source}", style="cyan")
@@ -205,14 +225,19 @@ class Chat:
         self.screen.write(f"searched for: {answer.question}", style="cyan")
         for rank, hit in enumerate(answer.passages, 1):
             snippet = " ".join(hit.text.split())[:150]
-            self.screen.write(f"  {rank}. {hit.score:.3f} {hit.source} [{hit.start}:{hit.end}] {snippet}…")
+            self.screen.write(
+                f"  {rank}. {hit.score:.3f} {hit.source} [{hit.start}:{hit.end}] {snippet}…"
+            )
         checked = answer.verification
         for dropped in checked.dropped_sentences if checked else []:
             self.screen.write(f"  dropped: “{dropped.text}” — {dropped.reason}", style="yellow")
         if checked and checked.fallback:
-            instead = "quoted from the passages" if checked.fallback == "extractive" else "a refusal"
-            self.screen.write(f"  nothing the model wrote held up, so the answer is {instead}",
-                              style="yellow")
+            instead = (
+                "quoted from the passages" if checked.fallback == "extractive" else "a refusal"
+            )
+            self.screen.write(
+                f"  nothing the model wrote held up, so the answer is {instead}", style="yellow"
+            )
 
     def docs(self, _: str) -> None:
         for d in self.service.documents():
@@ -227,7 +252,9 @@ class Chat:
 
     def set_provider(self, argument: str) -> None:
         if argument not in PROVIDERS:
-            self.screen.write(f"usage: /provider NAME, one of {', '.join(PROVIDERS)}", style="yellow")
+            self.screen.write(
+                f"usage: /provider NAME, one of {', '.join(PROVIDERS)}", style="yellow"
+            )
             return
         self.provider = argument
         self.screen.write(f"answering with {argument}")
@@ -244,8 +271,10 @@ class Chat:
         lines = ["# Conversation with the articles", ""]
         for answer in self.asked:
             lines += [f"## {answer.question}", "", answer.answer, ""]
-            lines += [f"{c.index}. {c.title} ({c.source}, characters {c.start}-{c.end}): “{c.quote}”"
-                      for c in answer.citations]
+            lines += [
+                f"{c.index}. {c.title} ({c.source}, characters {c.start}-{c.end}): “{c.quote}”"
+                for c in answer.citations
+            ]
             lines.append("")
         try:
             Path(argument).expanduser().write_text("\n".join(lines), encoding="utf-8")
@@ -271,8 +300,10 @@ def run_chat(settings: Settings, top_k: int | None, provider: str | None) -> int
     from rag.store import has_index
 
     if not (serving(settings.store.path) or has_index(settings.store)):
-        print(f"error: no index at {settings.store.path}: run `rag ingest seeds/` first",
-              file=sys.stderr)
+        print(
+            f"error: no index at {settings.store.path}: run `rag ingest seeds/` first",
+            file=sys.stderr,
+        )
         return 1
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     chat = Chat(settings, Screen(rich_output=sys.stdout.isatty()), top_k, provider)
@@ -287,8 +318,9 @@ def run_chat(settings: Settings, top_k: int | None, provider: str | None) -> int
     from prompt_toolkit.history import FileHistory
 
     session = PromptSession(history=FileHistory(str(history_file())))
-    chat.screen.write("Ask about the indexed articles; /help lists commands, Ctrl-D leaves.",
-                      style="dim")
+    chat.screen.write(
+        "Ask about the indexed articles; /help lists commands, Ctrl-D leaves.", style="dim"
+    )
     while True:
         try:
             line = session.prompt("rag> ")

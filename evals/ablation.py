@@ -18,9 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rag.settings import load_settings
-
 from evals.runner import run_eval
+from rag.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
@@ -30,42 +29,68 @@ VARIANTS = {
     "decision only": {"reader": {"choose": False}},
     "all": {},
 }
-SETS = (("golden", "evals/golden.jsonl", "seeds", False),
-        ("squad-dev-48", "evals/squad-dev-48/questions.jsonl", "evals/squad-dev-48/corpus", True),
-        ("squad-neg-48", "evals/squad-neg-48/questions.jsonl", "evals/squad-neg-48/corpus", True),
-        ("squad2-dev-35", "evals/squad2-dev-35/questions.jsonl", "evals/squad2-dev-35/corpus", True))
-COLUMNS = ("hit@1", "hit@5", "mrr", "correctness", "refusal_precision", "refusal_recall",
-           "false_refusal_rate", "citation_validity", "latency_p50_ms")
+SETS = (
+    ("golden", "evals/golden.jsonl", "seeds", False),
+    ("squad-dev-48", "evals/squad-dev-48/questions.jsonl", "evals/squad-dev-48/corpus", True),
+    ("squad-neg-48", "evals/squad-neg-48/questions.jsonl", "evals/squad-neg-48/corpus", True),
+    ("squad2-dev-35", "evals/squad2-dev-35/questions.jsonl", "evals/squad2-dev-35/corpus", True),
+)
+COLUMNS = (
+    "hit@1",
+    "hit@5",
+    "mrr",
+    "correctness",
+    "refusal_precision",
+    "refusal_recall",
+    "false_refusal_rate",
+    "citation_validity",
+    "latency_p50_ms",
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=2000,
-                        help="questions of each squad set (golden is always whole)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=2000,
+        help="questions of each squad set (golden is always whole)",
+    )
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    parser.add_argument("--sets", nargs="+", choices=[s[0] for s in SETS],
-                        default=[s[0] for s in SETS])
+    parser.add_argument(
+        "--sets", nargs="+", choices=[s[0] for s in SETS], default=[s[0] for s in SETS]
+    )
     args = parser.parse_args()
     lines = ["| set | variant | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
     for name, dataset, corpus, limited in (s for s in SETS if s[0] in args.sets):
         for variant in args.variants:
             print(f"{name}, {variant}: asking", file=sys.stderr, flush=True)
-            outcome = run_eval(load_settings(**VARIANTS[variant]), ROOT / dataset, ROOT / corpus,
-                               limit=args.limit if limited else None, gate=False,
-                               compare=False, progress=tenths(f"{name}, {variant}"))
+            outcome = run_eval(
+                load_settings(**VARIANTS[variant]),
+                ROOT / dataset,
+                ROOT / corpus,
+                limit=args.limit if limited else None,
+                gate=False,
+                compare=False,
+                progress=tenths(f"{name}, {variant}"),
+            )
             figures = outcome.results[0].metrics
-            lines.append(f"| {name} ({outcome.questions}) | {variant} | "
-                         + " | ".join(f"{figures[c]:.3f}" if c in figures else "" for c in COLUMNS)
-                         + " |")
+            lines.append(
+                f"| {name} ({outcome.questions}) | {variant} | "
+                + " | ".join(f"{figures[c]:.3f}" if c in figures else "" for c in COLUMNS)
+                + " |"
+            )
             print(lines[-1], file=sys.stderr, flush=True)
     print("\n".join(lines))
 
 
 def tenths(label: str):  # noqa: ANN201
     """A progress line at every tenth of a run."""
+
     def show(done: int, total: int) -> None:
         if done == total or done % max(total // 10, 1) == 0:
             print(f"  {label}: {done}/{total} questions", file=sys.stderr, flush=True)
+
     return show
 
 

@@ -11,9 +11,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from pydantic import PrivateAttr
 
+from rag.answering.draft import REFUSAL
 from rag.embedding import Embedder
 from rag.loading import discover, load
-from rag.answering.draft import REFUSAL
 from rag.models import Answer, Citation, SearchHit, Timings
 from rag.pipeline import Pipeline
 
@@ -52,10 +52,16 @@ class NaiveLlamaIndex:
         documents = []
         for file in files:
             doc = load(file)
-            documents.append(Document(text=doc.text, id_=doc.source,
-                                      metadata={"source": doc.source, "title": doc.title}))
+            documents.append(
+                Document(
+                    text=doc.text,
+                    id_=doc.source,
+                    metadata={"source": doc.source, "title": doc.title},
+                )
+            )
         self.index = VectorStoreIndex.from_documents(
-            documents, embed_model=SharedEmbedding(embedder),
+            documents,
+            embed_model=SharedEmbedding(embedder),
             transformations=[SentenceSplitter()],  # its defaults: 1024 tokens, 200 overlap
         )
         self.retriever = self.index.as_retriever(similarity_top_k=TOP_K)
@@ -63,9 +69,14 @@ class NaiveLlamaIndex:
     def search(self, query: str, top_k: int = TOP_K) -> list[SearchHit]:
         """The retriever's nodes as hits, with their character spans."""
         return [
-            SearchHit(source=n.node.metadata["source"], title=n.node.metadata["title"],
-                      text=n.node.get_content(), start=n.node.start_char_idx or 0,
-                      end=n.node.end_char_idx or 0, score=round(n.score or 0.0, 4))
+            SearchHit(
+                source=n.node.metadata["source"],
+                title=n.node.metadata["title"],
+                text=n.node.get_content(),
+                start=n.node.start_char_idx or 0,
+                end=n.node.end_char_idx or 0,
+                score=round(n.score or 0.0, 4),
+            )
             for n in self.retriever.retrieve(query)[:top_k]
         ]
 
@@ -85,8 +96,17 @@ class Bm25Only:
     def search(self, query: str, top_k: int = TOP_K) -> list[SearchHit]:
         """The committed chunks with the best BM25 scores."""
         (found,) = self.index.current(self.index.keywords.search(query, top_k * 4))
-        return [SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
-                          score=round(s, 4)) for c, s in found[:top_k]]
+        return [
+            SearchHit(
+                source=c.source,
+                title=c.title,
+                text=c.text,
+                start=c.start,
+                end=c.end,
+                score=round(s, 4),
+            )
+            for c, s in found[:top_k]
+        ]
 
     def ask(self, question: str) -> Answer:
         """The best chunk, quoted whole; refuses only when no word matches."""
@@ -100,10 +120,23 @@ def best_chunk_answer(baseline: NaiveLlamaIndex | Bm25Only, question: str) -> An
     elapsed = round((time.perf_counter() - began) * 1000, 1)
     timings = Timings(retrieve_ms=elapsed, total_ms=elapsed)
     if not hits:
-        return Answer(question=question, answer=REFUSAL, refused=True, provider=baseline.name,
-                      timings=timings)
+        return Answer(
+            question=question, answer=REFUSAL, refused=True, provider=baseline.name, timings=timings
+        )
     best = hits[0]
-    citation = Citation(index=1, source=best.source, title=best.title, quote=best.text,
-                        start=best.start, end=best.end, score=best.score)
-    return Answer(question=question, answer=f"{best.text} [1]", citations=[citation],
-                  provider=baseline.name, timings=timings)
+    citation = Citation(
+        index=1,
+        source=best.source,
+        title=best.title,
+        quote=best.text,
+        start=best.start,
+        end=best.end,
+        score=best.score,
+    )
+    return Answer(
+        question=question,
+        answer=f"{best.text} [1]",
+        citations=[citation],
+        provider=baseline.name,
+        timings=timings,
+    )

@@ -13,10 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from evals.runner import source_texts
 from rag.embedding import Embedder
 from rag.verify import Checker, Claim, Passage
-
-from evals.runner import source_texts
 
 DATASET = Path(__file__).with_name("claims.jsonl")
 CORPUS = Path(__file__).resolve().parents[1] / "seeds"
@@ -50,7 +49,9 @@ class Judged:
 
 def load(path: Path = DATASET) -> list[LabelledClaim]:
     """The labelled claims."""
-    return [LabelledClaim(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    return [
+        LabelledClaim(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()
+    ]
 
 
 def judge(claims: list[LabelledClaim], embedder: Embedder, corpus: Path = CORPUS) -> list[Judged]:
@@ -58,7 +59,7 @@ def judge(claims: list[LabelledClaim], embedder: Embedder, corpus: Path = CORPUS
     texts, judged = source_texts(corpus), []
     for c in claims:
         text = texts[c.source]
-        passage = Passage(1, c.source, "", text[c.start:c.end], c.start, c.end)
+        passage = Passage(1, c.source, "", text[c.start : c.end], c.start, c.end)
         verdict = Checker([passage], embedder, 0.0, c.question).check(Claim(c.claim, (1,)))
         score = verdict.supported[0].score if verdict.supported else None
         judged.append(Judged(c, score, verdict.reason))
@@ -70,11 +71,13 @@ def rates(judged: list[Judged], threshold: float) -> dict[str, float]:
     kept = [j.score is not None and j.score >= threshold for j in judged]
     truth = [j.claim.supported for j in judged]
     true_kept = sum(k and t for k, t in zip(kept, truth))
-    return {"threshold": threshold,
-            "precision": true_kept / sum(kept) if any(kept) else 1.0,
-            "recall": true_kept / sum(truth) if any(truth) else 1.0,
-            "accuracy": sum(k == t for k, t in zip(kept, truth)) / len(judged),
-            "kept": sum(kept)}
+    return {
+        "threshold": threshold,
+        "precision": true_kept / sum(kept) if any(kept) else 1.0,
+        "recall": true_kept / sum(truth) if any(truth) else 1.0,
+        "accuracy": sum(k == t for k, t in zip(kept, truth)) / len(judged),
+        "kept": sum(kept),
+    }
 
 
 def main() -> None:
@@ -89,13 +92,17 @@ def main() -> None:
     claims = load(args.dataset)
     judged = judge(claims, make_embedder(settings.embedder))
     supported = sum(c.supported for c in claims)
-    print(f"{len(claims)} claims, {supported} supported by their passage, "
-          f"{len(claims) - supported} not; configured threshold {settings.llm.support}\n")
+    print(
+        f"{len(claims)} claims, {supported} supported by their passage, "
+        f"{len(claims) - supported} not; configured threshold {settings.llm.support}\n"
+    )
     print("| threshold | precision | recall | accuracy | kept |\n|---|---|---|---|---|")
     for threshold in sorted({*THRESHOLDS, settings.llm.support}):
         r = rates(judged, threshold)
-        print(f"| {threshold:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-              f"{r['accuracy']:.3f} | {r['kept']} |")
+        print(
+            f"| {threshold:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+            f"{r['accuracy']:.3f} | {r['kept']} |"
+        )
 
 
 if __name__ == "__main__":

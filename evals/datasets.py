@@ -39,8 +39,9 @@ def load_dataset(path: Path) -> list[EvalRecord]:
             return from_labelled_rag(json.loads(text))
         rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
-        raise SourceError(f"{path}: not JSON lines ({exc.msg}, line {exc.lineno})",
-                          path=str(path)) from None
+        raise SourceError(
+            f"{path}: not JSON lines ({exc.msg}, line {exc.lineno})", path=str(path)
+        ) from None
     if rows and "answers" in rows[0] and "doc" in rows[0]:
         return [from_squad(i, row) for i, row in enumerate(rows)]
     return [EvalRecord(**row) for row in rows]
@@ -53,10 +54,14 @@ def from_squad(index: int, row: dict) -> EvalRecord:
     answers = list(dict.fromkeys(row["answers"]))
     answerable = bool(row.get("answerable", True)) and bool(answers)
     return EvalRecord(
-        id=f"squad-{index:05d}", question=row["question"], answer=answers[0] if answerable else "",
+        id=f"squad-{index:05d}",
+        question=row["question"],
+        answer=answers[0] if answerable else "",
         must_contain=[answers] if answerable else [],
         evidence=[GoldQuote(source=row["doc"], quote=a) for a in answers] if answerable else [],
-        answerable=answerable, kind="squad", article=row["doc"],
+        answerable=answerable,
+        kind="squad",
+        article=row["doc"],
     )
 
 
@@ -66,10 +71,14 @@ def from_labelled_rag(data: dict) -> list[EvalRecord]:
     records = []
     for i, example in enumerate(data["examples"]):
         contexts = example.get("reference_contexts") or []
-        records.append(EvalRecord(
-            id=f"lrd-{i:05d}", question=example["query"],
-            answer=example.get("reference_answer") or "",
-            evidence=[GoldQuote(quote=c) for c in contexts], answerable=bool(contexts),
-            kind="labelled",
-        ))
+        records.append(
+            EvalRecord(
+                id=f"lrd-{i:05d}",
+                question=example["query"],
+                answer=example.get("reference_answer") or "",
+                evidence=[GoldQuote(quote=c) for c in contexts],
+                answerable=bool(contexts),
+                kind="labelled",
+            )
+        )
     return records

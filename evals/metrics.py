@@ -3,9 +3,8 @@
 import re
 from collections.abc import Sequence
 
-from rag.models import Answer, Citation, SearchHit
-
 from evals.datasets import EvalRecord, GoldQuote
+from rag.models import Answer, Citation, SearchHit
 
 MIN_OVERLAP = 0.5  # a chunk holds the evidence when it holds at least half of its characters
 
@@ -67,8 +66,12 @@ def cited_support(citations: Sequence[Citation], record: EvalRecord) -> bool:
     for c in citations:
         if relevant(c.source, c.quote, record):
             return True
-        if any(e.source in (None, c.source) and len(c.quote) >= 24
-               and squash(c.quote) in squash(e.quote) for e in record.evidence):
+        if any(
+            e.source in (None, c.source)
+            and len(c.quote) >= 24
+            and squash(c.quote) in squash(e.quote)
+            for e in record.evidence
+        ):
             return True
     return False
 
@@ -84,7 +87,7 @@ def citation_problems(answer: Answer, source_texts: dict[str, str]) -> list[str]
         text = source_texts.get(c.source)
         if text is None:
             problems.append(f"[{c.index}] cites unknown source {c.source}")
-        elif text[c.start:c.end] != c.quote:
+        elif text[c.start : c.end] != c.quote:
             problems.append(f"[{c.index}] quote differs from {c.source}[{c.start}:{c.end}]")
     if not answer.refused and not answer.citations:
         problems.append("an answer with no citation")

@@ -59,11 +59,15 @@ def build(source: Path = SOURCE, target: Path = TARGET) -> tuple[int, int]:
         text = reduce(article.read_text(encoding="utf-8"))
         (target / "corpus" / article.name).write_text(text, encoding="utf-8")
         texts.append(text)
-    rows = [json.loads(line) for line in (source / "questions.jsonl").read_text().splitlines()
-            if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in (source / "questions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     labelled = relabel(rows, squash("\n".join(texts)))
     (target / "questions.jsonl").write_text(
-        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in labelled), encoding="utf-8")
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in labelled), encoding="utf-8"
+    )
     answerable = sum(row["answerable"] for row in labelled)
     return answerable, len(labelled) - answerable
 

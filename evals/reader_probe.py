@@ -27,12 +27,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from rag.answering.evidence import BudgetedReader
-from rag.settings import load_settings
-
 from evals import metrics
 from evals.datasets import EvalRecord, load_dataset
 from evals.runner import eval_pipeline, spread
+from rag.answering.evidence import BudgetedReader
+from rag.settings import load_settings
 
 
 def holds_answer(text: str, record: EvalRecord) -> bool:
@@ -44,14 +43,17 @@ def auc(positives: list[float], negatives: list[float]) -> float:
     """P(a random positive scores above a random negative), ties counted half: the ROC AUC."""
     if not positives or not negatives:
         return float("nan")
-    return float(roc_auc_score([True] * len(positives) + [False] * len(negatives),
-                               positives + negatives))
+    return float(
+        roc_auc_score([True] * len(positives) + [False] * len(negatives), positives + negatives)
+    )
 
 
 def probe(dataset: Path, corpus: Path, limit: int | None, pairs: int) -> dict[str, float]:
     """The figures for one set."""
     settings = load_settings()
-    reader = BudgetedReader(settings.reader, settings.llm.models_dir).load()  # RAG_READER__MODEL too
+    reader = BudgetedReader(
+        settings.reader, settings.llm.models_dir
+    ).load()  # RAG_READER__MODEL too
     pipeline = eval_pipeline(settings, corpus)
     pipeline.warm_up()
     ranked = pipeline.answerer.stage.ranked
@@ -71,12 +73,16 @@ def probe(dataset: Path, corpus: Path, limit: int | None, pairs: int) -> dict[st
             today.append(held[0])
             ours.append(held[int(np.argmax(scores))])
             ceiling.append(any(held))
-    return {"answerable questions": len(today), "best sentence holds it, today": np.mean(today),
-            "best sentence holds it, reader": np.mean(ours), "any of them holds it": np.mean(ceiling),
-            "refusal AUC, today's best score": auc(best[True][0], best[False][0]),
-            "refusal AUC, reader's best logit": auc(best[True][1], best[False][1]),
-            "reader ms per question, median": 1000 * statistics.median(costs),
-            "reader ms per question, p95": 1000 * float(np.percentile(costs, 95))}
+    return {
+        "answerable questions": len(today),
+        "best sentence holds it, today": np.mean(today),
+        "best sentence holds it, reader": np.mean(ours),
+        "any of them holds it": np.mean(ceiling),
+        "refusal AUC, today's best score": auc(best[True][0], best[False][0]),
+        "refusal AUC, reader's best logit": auc(best[True][1], best[False][1]),
+        "reader ms per question, median": 1000 * statistics.median(costs),
+        "reader ms per question, p95": 1000 * float(np.percentile(costs, 95)),
+    }
 
 
 def passages(dataset: Path, corpus: Path, limit: int | None, depths: list[int]) -> dict:
@@ -102,8 +108,9 @@ def passages(dataset: Path, corpus: Path, limit: int | None, depths: list[int]) 
     for name, found in ranks.items():
         figures[f"{name}: hit@1"] = float(np.mean([metrics.hit_at(r, 1) for r in found]))
         figures[f"{name}: hit@5"] = float(np.mean([metrics.hit_at(r, 5) for r in found]))
-        figures[f"{name}: MRR@5"] = float(np.mean([metrics.reciprocal_rank(r) if r and r <= 5
-                                                  else 0.0 for r in found]))
+        figures[f"{name}: MRR@5"] = float(
+            np.mean([metrics.reciprocal_rank(r) if r and r <= 5 else 0.0 for r in found])
+        )
     for n in depths:
         figures[f"reader over {n}: ms per question, median"] = 1000 * statistics.median(costs[n])
     return figures
@@ -116,11 +123,13 @@ def windows(dataset: Path, corpus: Path, limit: int | None) -> dict:
     pipeline.warm_up()
     stage = pipeline.answerer.stage
     reader = BudgetedReader(settings.reader, settings.llm.models_dir).load()
-    ways = {"5 sentences": lambda pool, chunks: [c.span.text for c in pool[:5]],
-            "10 sentences": lambda pool, chunks: [c.span.text for c in pool[:10]],
-            "5 with neighbours": lambda pool, chunks: [around(c) for c in pool[:5]],
-            "3 with neighbours": lambda pool, chunks: [around(c) for c in pool[:3]],
-            "3 chunks": lambda pool, chunks: [c.text for c, _ in chunks[:3]]}
+    ways = {
+        "5 sentences": lambda pool, chunks: [c.span.text for c in pool[:5]],
+        "10 sentences": lambda pool, chunks: [c.span.text for c in pool[:10]],
+        "5 with neighbours": lambda pool, chunks: [around(c) for c in pool[:5]],
+        "3 with neighbours": lambda pool, chunks: [around(c) for c in pool[:3]],
+        "3 chunks": lambda pool, chunks: [c.text for c, _ in chunks[:3]],
+    }
     best = {way: {True: [], False: []} for way in ways}
     costs = {way: 0.0 for way in ways}
     asked = 0

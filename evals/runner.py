@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import fmean
 
+from evals import metrics
+from evals.datasets import EvalRecord, load_dataset
 from rag.answering.answerability import AnswerabilityModel
 from rag.answering.evidence import refusal_rule
 from rag.errors import ConfigError, SourceError
@@ -19,14 +21,20 @@ from rag.models import Answer, SearchHit
 from rag.pipeline import Pipeline, build_pipeline
 from rag.settings import Settings
 
-from evals import metrics
-from evals.datasets import EvalRecord, load_dataset
-
 ROOT = Path(__file__).resolve().parents[1]
 QuestionsDone = Callable[[int, int], None]
 THRESHOLDS = "RAG_EVAL__THRESHOLDS"  # the setting every gate error names
-HIGHER_IS_BETTER = ("hit@1", "hit@3", "hit@5", "mrr", "correctness", "cited_support",
-                    "citation_validity", "refusal_precision", "refusal_recall")
+HIGHER_IS_BETTER = (
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "mrr",
+    "correctness",
+    "cited_support",
+    "citation_validity",
+    "refusal_precision",
+    "refusal_recall",
+)
 
 
 @dataclass
@@ -82,17 +90,23 @@ def source_texts(corpus: Path) -> dict[str, str]:
     return texts
 
 
-def score_one(record: EvalRecord, answer: Answer, hits: Sequence[SearchHit],
-              texts: dict[str, str]) -> dict:
+def score_one(
+    record: EvalRecord, answer: Answer, hits: Sequence[SearchHit], texts: dict[str, str]
+) -> dict:
     """One question's row of scores."""
     rank = metrics.first_relevant_rank(hits, record) if record.answerable else None
     return {
-        "id": record.id, "question": record.question, "answerable": record.answerable,
-        "answer": answer.answer, "refused": answer.refused, "rank": rank,
+        "id": record.id,
+        "question": record.question,
+        "answerable": record.answerable,
+        "answer": answer.answer,
+        "refused": answer.refused,
+        "rank": rank,
         "correct": metrics.correct(answer, record),
         "cited_support": record.answerable and metrics.cited_support(answer.citations, record),
         "citation_problems": metrics.citation_problems(answer, texts),
-        "words": metrics.word_count(answer.answer), "total_ms": answer.timings.total_ms,
+        "words": metrics.word_count(answer.answer),
+        "total_ms": answer.timings.total_ms,
         "first_token_ms": answer.timings.first_token_ms,
         "dropped": answer.verification.dropped if answer.verification else 0,
         "fallback": answer.verification.fallback if answer.verification else None,
@@ -103,19 +117,24 @@ def score_one(record: EvalRecord, answer: Answer, hits: Sequence[SearchHit],
 def aggregate(rows: list[dict]) -> dict[str, float]:
     """The metrics table's column for one pipeline."""
     answerable = [r for r in rows if r["answerable"]] or [{"rank": None, "cited_support": False}]
-    precision, recall = metrics.refusal_scores([r["refused"] for r in rows],
-                                               [r["answerable"] for r in rows])
+    precision, recall = metrics.refusal_scores(
+        [r["refused"] for r in rows], [r["answerable"] for r in rows]
+    )
     latencies = [r["total_ms"] for r in rows]
-    scores = {f"hit@{k}": fmean(metrics.hit_at(r["rank"], k) for r in answerable) for k in (1, 3, 5)}
+    scores = {
+        f"hit@{k}": fmean(metrics.hit_at(r["rank"], k) for r in answerable) for k in (1, 3, 5)
+    }
     return scores | {
         "mrr": fmean(metrics.reciprocal_rank(r["rank"]) for r in answerable),
         "correctness": fmean(r["correct"] for r in rows),
         "cited_support": fmean(r["cited_support"] for r in answerable),
         "citation_validity": fmean(not r["citation_problems"] for r in rows),
-        "refusal_precision": precision, "refusal_recall": recall,
+        "refusal_precision": precision,
+        "refusal_recall": recall,
         "refusal_rate": fmean(r["refused"] for r in rows),
         "false_refusal_rate": fmean(r["refused"] for r in rows if r["answerable"])
-        if any(r["answerable"] for r in rows) else 0.0,
+        if any(r["answerable"] for r in rows)
+        else 0.0,
         "words_mean": fmean(r["words"] for r in rows),
         "dropped_per_answer": fmean(r["dropped"] for r in rows),
         "first_token_p50_ms": metrics.percentile([r["first_token_ms"] for r in rows], 50),
@@ -129,9 +148,14 @@ def answers_of(pipeline: Pipeline) -> Callable[[str], Answer]:
     return lambda question: collect(pipeline.answer(question))
 
 
-def run_pipeline(name: str, ask: Callable[[str], Answer], search: Callable[[str], list],
-                 records: list[EvalRecord], texts: dict[str, str],
-                 progress: QuestionsDone | None) -> PipelineResult:
+def run_pipeline(
+    name: str,
+    ask: Callable[[str], Answer],
+    search: Callable[[str], list],
+    records: list[EvalRecord],
+    texts: dict[str, str],
+    progress: QuestionsDone | None,
+) -> PipelineResult:
     """Ask every question, score every answer."""
     result = PipelineResult(name)
     for done, record in enumerate(records, 1):
@@ -146,11 +170,16 @@ def thresholds_for(path: Path, dataset: Path, provider: str) -> dict[str, float]
     """The bounds of the thresholds entry whose `dataset` names this file and whose
     `provider` (extractive when not given) is the one evaluated; ConfigError when none does."""
     for entry in threshold_entries(path):
-        if (dataset.resolve().as_posix().endswith(entry["dataset"])
-                and entry.get("provider", "extractive") == provider):
+        if (
+            dataset.resolve().as_posix().endswith(entry["dataset"])
+            and entry.get("provider", "extractive") == provider
+        ):
             return bounds_of(path, entry)
-    raise ConfigError(f"{path} has no entry for {dataset} with provider {provider}, so nothing "
-                      "would be gated: add one, or pass --no-gate", variable=THRESHOLDS)
+    raise ConfigError(
+        f"{path} has no entry for {dataset} with provider {provider}, so nothing "
+        "would be gated: add one, or pass --no-gate",
+        variable=THRESHOLDS,
+    )
 
 
 def threshold_entries(path: Path) -> list[dict]:
@@ -158,23 +187,29 @@ def threshold_entries(path: Path) -> list[dict]:
     try:
         entries = list(tomllib.loads(path.read_text(encoding="utf-8")).values())
     except OSError:
-        raise ConfigError(f"no thresholds file at {path} ({THRESHOLDS}): restore it, "
-                          "or pass --no-gate", variable=THRESHOLDS) from None
+        raise ConfigError(
+            f"no thresholds file at {path} ({THRESHOLDS}): restore it, or pass --no-gate",
+            variable=THRESHOLDS,
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", variable=THRESHOLDS) from None
     if not all(isinstance(e, dict) and isinstance(e.get("dataset"), str) for e in entries):
-        raise ConfigError(f"{path}: every entry needs a `dataset` (the dataset file's path "
-                          "ending)", variable=THRESHOLDS)
+        raise ConfigError(
+            f"{path}: every entry needs a `dataset` (the dataset file's path ending)",
+            variable=THRESHOLDS,
+        )
     return entries
 
 
 def bounds_of(path: Path, entry: dict) -> dict[str, float]:
     """An entry's bounds; ConfigError when it has none or one is not a number."""
     bounds = {k: v for k, v in entry.items() if k not in ("dataset", "provider")}
-    if not bounds or any(isinstance(v, bool) or not isinstance(v, int | float)
-                         for v in bounds.values()):
-        raise ConfigError(f"{path}: the entry for {entry['dataset']} needs numeric bounds",
-                          variable=THRESHOLDS)
+    if not bounds or any(
+        isinstance(v, bool) or not isinstance(v, int | float) for v in bounds.values()
+    ):
+        raise ConfigError(
+            f"{path}: the entry for {entry['dataset']} needs numeric bounds", variable=THRESHOLDS
+        )
     return bounds
 
 
@@ -183,9 +218,11 @@ def failures(result: PipelineResult, minimums: dict[str, float]) -> list[str]:
     threshold names a metric the results do not have (a misspelling gates nothing)."""
     unknown = [name for name in minimums if name.removeprefix("max_") not in result.metrics]
     if unknown:
-        raise ConfigError(f"thresholds name metrics the eval does not report: "
-                          f"{', '.join(unknown)} (it reports {', '.join(result.metrics)})",
-                          variable=THRESHOLDS)
+        raise ConfigError(
+            f"thresholds name metrics the eval does not report: "
+            f"{', '.join(unknown)} (it reports {', '.join(result.metrics)})",
+            variable=THRESHOLDS,
+        )
     found = []
     for name, bound in minimums.items():
         value = result.metrics[name.removeprefix("max_")]
@@ -196,21 +233,32 @@ def failures(result: PipelineResult, minimums: dict[str, float]) -> list[str]:
     return found
 
 
-def gate_for(settings: Settings, dataset: Path, gate: bool,
-             say: Callable[[str], None]) -> dict[str, float]:
+def gate_for(
+    settings: Settings, dataset: Path, gate: bool, say: Callable[[str], None]
+) -> dict[str, float]:
     """The bounds this run is held to, looked up before any work; none, said out loud,
     when the gate is off."""
     if gate:
         return thresholds_for(settings.eval.thresholds, dataset, settings.llm.provider)
-    say(f"not gated: {dataset.name} with provider {settings.llm.provider} is not held to "
-        "thresholds (--no-gate)")
+    say(
+        f"not gated: {dataset.name} with provider {settings.llm.provider} is not held to "
+        "thresholds (--no-gate)"
+    )
     return {}
 
 
-def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | None = None,
-             baseline: bool = False, gate: bool = True, compare: bool = True,
-             progress: QuestionsDone | None = None,
-             say: Callable[[str], None] = lambda _: None) -> EvalOutcome:
+def run_eval(
+    settings: Settings,
+    dataset: Path,
+    corpus: Path,
+    *,
+    limit: int | None = None,
+    baseline: bool = False,
+    gate: bool = True,
+    compare: bool = True,
+    progress: QuestionsDone | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> EvalOutcome:
     """Score our pipeline (and optionally the baseline) on a dataset; write the reports.
     With compare, a set with unanswerable questions is also answered refusing by the
     decision not in use. A gated run with no thresholds to be held to fails before any work."""
@@ -222,8 +270,11 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
     ours.warm_up()
     texts = source_texts(corpus)
     say(f"asking {len(records)} questions with provider {ours.answerer.name}")
-    results = [run_pipeline(f"ours ({ours.answerer.name})", answers_of(ours), ours.search, records,
-                            texts, progress)]
+    results = [
+        run_pipeline(
+            f"ours ({ours.answerer.name})", answers_of(ours), ours.search, records, texts, progress
+        )
+    ]
     if compare and ours.answerer.name == "extractive" and not all(r.answerable for r in records):
         # a language model's run is not repeated: the decision it follows is the same one
         name, other = other_refusal(ours.settings)
@@ -232,15 +283,18 @@ def run_eval(settings: Settings, dataset: Path, corpus: Path, *, limit: int | No
         else:
             rival = build_pipeline(other, embedder=ours.embedder, reader=ours.reader)
             say(f"asking {len(records)} questions refusing by the {name}, for comparison")
-            results.append(run_pipeline(name, answers_of(rival), rival.search, records, texts, progress))
+            results.append(
+                run_pipeline(name, answers_of(rival), rival.search, records, texts, progress)
+            )
     if baseline:
         from evals.baseline import Bm25Only, NaiveLlamaIndex
 
         say("building the naive LlamaIndex baseline in memory")
         for other in (NaiveLlamaIndex(corpus, ours.embedder), Bm25Only(ours)):
             say(f"asking {len(records)} questions with {other.name}")
-            results.append(run_pipeline(other.name, other.ask, other.search, records, texts,
-                                        progress))
+            results.append(
+                run_pipeline(other.name, other.ask, other.search, records, texts, progress)
+            )
     failed = failures(results[0], minimums) + stale
     outcome = EvalOutcome(dataset, corpus, len(records), results, failed, [], gate)
     outcome.reports = write_reports(outcome, settings.eval.reports_dir)
@@ -254,8 +308,11 @@ def other_refusal(settings: Settings) -> tuple[str, Settings | None]:
     in_use = refusal_rule(settings.llm, settings.reader.enabled)
     refusal = "model" if in_use == "threshold" else "threshold"
     name = "answerability model" if refusal == "model" else "threshold rule"
-    if (refusal == "model" and not settings.reader.enabled
-            and AnswerabilityModel.load(settings.llm.refusal_model).reads_reader):
+    if (
+        refusal == "model"
+        and not settings.reader.enabled
+        and AnswerabilityModel.load(settings.llm.refusal_model).reads_reader
+    ):
         return name, None
     llm = settings.llm.model_copy(update={"refusal": refusal, "refusal_threshold": None})
     return name, settings.model_copy(update={"llm": llm})
@@ -279,9 +336,12 @@ def table(outcome: EvalOutcome) -> str:
 
 def format_metric(name: str, value: float) -> str:
     """Rates to three places, times and lengths to one."""
-    return (f"{value:.3f}" if name in HIGHER_IS_BETTER
-            or name in ("refusal_rate", "false_refusal_rate", "dropped_per_answer")
-            else f"{value:.1f}")
+    return (
+        f"{value:.3f}"
+        if name in HIGHER_IS_BETTER
+        or name in ("refusal_rate", "false_refusal_rate", "dropped_per_answer")
+        else f"{value:.1f}"
+    )
 
 
 def write_reports(outcome: EvalOutcome, folder: Path) -> list[Path]:
@@ -289,18 +349,32 @@ def write_reports(outcome: EvalOutcome, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     stem = folder / f"{outcome.dataset.stem}-{stamp}"
-    summary = {"dataset": str(outcome.dataset), "corpus": str(outcome.corpus),
-               "questions": outcome.questions, "gated": outcome.gated,
-               "failures": outcome.failures}
-    payload = summary | {"results": [{"name": r.name, "metrics": r.metrics, "rows": r.rows}
-                                     for r in outcome.results]}
+    summary = {
+        "dataset": str(outcome.dataset),
+        "corpus": str(outcome.corpus),
+        "questions": outcome.questions,
+        "gated": outcome.gated,
+        "failures": outcome.failures,
+    }
+    payload = summary | {
+        "results": [{"name": r.name, "metrics": r.metrics, "rows": r.rows} for r in outcome.results]
+    }
     Path(f"{stem}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     wrong = [row for row in outcome.results[0].rows if not row["correct"]][:30]
-    markdown = [f"# Eval: {outcome.dataset.name} ({outcome.questions} questions)", "",
-                f"Corpus: `{outcome.corpus}`", "", table(outcome), "",
-                "Threshold failures: " + ("; ".join(outcome.failures) or "none")
-                + ("" if outcome.gated else " (not gated: run with --no-gate)"), "",
-                "## Wrong answers (first 30)", ""]
+    markdown = [
+        f"# Eval: {outcome.dataset.name} ({outcome.questions} questions)",
+        "",
+        f"Corpus: `{outcome.corpus}`",
+        "",
+        table(outcome),
+        "",
+        "Threshold failures: "
+        + ("; ".join(outcome.failures) or "none")
+        + ("" if outcome.gated else " (not gated: run with --no-gate)"),
+        "",
+        "## Wrong answers (first 30)",
+        "",
+    ]
     markdown += [f"- **{r['id']}** {r['question']} → {r['answer'][:200]}" for r in wrong]
     Path(f"{stem}.md").write_text("\n".join(markdown) + "\n")
     return [Path(f"{stem}.json"), Path(f"{stem}.md")]

@@ -2,18 +2,19 @@
 
     .venv/bin/python -m evals.train_refusal
 
-Each question of squad2-dev-35 (half of them unanswerable), of a fixed 2,000 of
-squad-dev-48 (all answerable), of a fixed 2,000 of squad-neg-48 (a third unanswerable: their
-paragraphs are taken out of the corpus) and of the golden set goes through the service's
-evidence stage (rag/answering/evidence.py: candidates, the reader's scores); the features
-of its evidence are computed (rag/answering/answerability.py) and a logistic regression
-learns P(answerable). squad-dev-48 and squad-neg-48 ask the same questions of the same
-articles, so an article's questions of both sets share a fold. In training each squad set
-weighs the same and a golden question five times a squad question. Probabilities for
-choosing the threshold and for the report come from five folds grouped by article (a question is never scored by a model that saw its article's
-questions). The threshold is the one with the best mean accuracy over the four sets that
-refuses at most 10% of squad-dev-48's and squad-neg-48's answerable questions and 15% of
-squad2-dev-35's. Writes rag/answering/answerability.json and evals/refusal-report.md.
+Each question of squad2-dev-35 (half of them unanswerable), of a fixed 2,000 of squad-dev-48
+(all answerable), of a fixed 2,000 of squad-neg-48 (a third unanswerable: their paragraphs
+are taken out of the corpus) and of the golden set goes through the service's evidence stage
+(rag/answering/evidence.py: candidates, the reader's scores); the features of its evidence
+are computed (rag/answering/answerability.py) and a logistic regression learns
+P(answerable). squad-dev-48 and squad-neg-48 ask the same questions of the same articles, so
+an article's questions of both sets share a fold. In training each squad set weighs the same
+and a golden question five times a squad question. Probabilities for choosing the threshold
+and for the report come from five folds grouped by article (a question is never scored by a
+model that saw its article's questions). The threshold is the one with the best mean
+accuracy over the four sets that refuses at most 10% of squad-dev-48's and squad-neg-48's
+answerable questions and 15% of squad2-dev-35's. Writes rag/answering/answerability.json and
+evals/refusal-report.md.
 """
 
 import argparse
@@ -27,22 +28,47 @@ from types import SimpleNamespace
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from rag.answering import evidence
-from rag.answering.answerability import (FEATURES, GROUPS, MODEL_FILE, READER_FEATURES,
-                                         AnswerabilityModel, Evidence, feature_digest, features,
-                                         file_digest)
-from rag.answering.extractive import compose
-from rag.settings import load_settings
-
 from evals import metrics
 from evals.datasets import load_dataset
 from evals.runner import eval_pipeline, spread
+from rag.answering import evidence
+from rag.answering.answerability import (
+    FEATURES,
+    GROUPS,
+    MODEL_FILE,
+    READER_FEATURES,
+    AnswerabilityModel,
+    Evidence,
+    feature_digest,
+    features,
+    file_digest,
+)
+from rag.answering.extractive import compose
+from rag.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = (  # name, questions, corpus, limit, weight of all its questions together in training
-    ("squad2-dev-35", "evals/squad2-dev-35/questions.jsonl", "evals/squad2-dev-35/corpus", None, 2000.0),
-    ("squad-dev-48", "evals/squad-dev-48/questions.jsonl", "evals/squad-dev-48/corpus", 2000, 2000.0),
-    ("squad-neg-48", "evals/squad-neg-48/questions.jsonl", "evals/squad-neg-48/corpus", 2000, 2000.0),
+    (
+        "squad2-dev-35",
+        "evals/squad2-dev-35/questions.jsonl",
+        "evals/squad2-dev-35/corpus",
+        None,
+        2000.0,
+    ),
+    (
+        "squad-dev-48",
+        "evals/squad-dev-48/questions.jsonl",
+        "evals/squad-dev-48/corpus",
+        2000,
+        2000.0,
+    ),
+    (
+        "squad-neg-48",
+        "evals/squad-neg-48/questions.jsonl",
+        "evals/squad-neg-48/corpus",
+        2000,
+        2000.0,
+    ),
     ("golden", "evals/golden.jsonl", "seeds", None, 370.0),  # 5 times a squad question each
 )
 FOLDS = 5
@@ -75,16 +101,26 @@ class Row:
             self.values = np.array([found[f] for f in FEATURES])
 
 
-def gather(name: str, questions: str, corpus: str, limit: int | None,
-           weight: float) -> list[Row]:
+def gather(name: str, questions: str, corpus: str, limit: int | None, weight: float) -> list[Row]:
     """Rows for one set, their evidence cached by the data, the chunking, the reader and
     the evidence stage's code (features are computed afresh from it)."""
     settings = load_settings(llm={"refusal": "threshold"})
     path = ROOT / questions
-    key = "-".join((file_digest(path), str(limit), str(settings.chunking.chunk_tokens),
-                    str(settings.chunking.overlap_tokens), str(settings.reader.pairs),
-                    str(settings.reader.model), file_digest(Path(evidence.__file__))))
-    cache = settings.eval.cache_dir / f"refusal-{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pickle"
+    key = "-".join(
+        (
+            file_digest(path),
+            str(limit),
+            str(settings.chunking.chunk_tokens),
+            str(settings.chunking.overlap_tokens),
+            str(settings.reader.pairs),
+            str(settings.reader.model),
+            file_digest(Path(evidence.__file__)),
+        )
+    )
+    cache = (
+        settings.eval.cache_dir
+        / f"refusal-{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pickle"
+    )
     if cache.is_file():
         return [Row(*fields) for fields in pickle.loads(cache.read_bytes())]
     records = spread(load_dataset(path), limit)
@@ -102,17 +138,34 @@ def gather(name: str, questions: str, corpus: str, limit: int | None,
             answer = SimpleNamespace(answer=draft.text, refused=False, citations=draft.citations)
             right = metrics.correct(answer, record)
         group = f"{SHARED_ARTICLES.get(name, name)}/{record.article or record.id}"
-        rows.append(Row(name, group, record.answerable, right, record.question,
-                        found.evidence, weight / len(records)))
+        rows.append(
+            Row(
+                name,
+                group,
+                record.answerable,
+                right,
+                record.question,
+                found.evidence,
+                weight / len(records),
+            )
+        )
         if done % 250 == 0 or done == len(records):
             print(f"  {name}: {done}/{len(records)} questions", file=sys.stderr)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(pickle.dumps([(r.dataset, r.group, r.answerable, r.right, r.question,
-                                     r.evidence, r.weight) for r in rows]))
+    cache.write_bytes(
+        pickle.dumps(
+            [
+                (r.dataset, r.group, r.answerable, r.right, r.question, r.evidence, r.weight)
+                for r in rows
+            ]
+        )
+    )
     return rows
 
 
-def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def fit(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Weighted L2 logistic regression by Newton's method: mean, scale, weights, bias."""
     # not sklearn's LogisticRegression(solver="newton-cholesky") on a StandardScaler: it
     # reaches the same weights (to 1e-12) but takes 1.7 times as long per fit here
@@ -147,7 +200,9 @@ def cross_validated(rows: list[Row], columns: list[int]) -> np.ndarray:
     groups = sorted({r.group for r in rows})
     fold_of = {g: i % FOLDS for i, g in enumerate(groups)}
     usable = np.array([r.values is not None for r in rows])
-    x = np.array([r.values[columns] if r.values is not None else np.zeros(len(columns)) for r in rows])
+    x = np.array(
+        [r.values[columns] if r.values is not None else np.zeros(len(columns)) for r in rows]
+    )
     y = np.array([float(r.answerable) for r in rows])
     w = np.array([r.weight for r in rows])
     folds = np.array([fold_of[r.group] for r in rows])
@@ -158,7 +213,9 @@ def cross_validated(rows: list[Row], columns: list[int]) -> np.ndarray:
     return probability
 
 
-def scores(rows: list[Row], probability: np.ndarray, threshold: float) -> dict[str, dict[str, float]]:
+def scores(
+    rows: list[Row], probability: np.ndarray, threshold: float
+) -> dict[str, dict[str, float]]:
     """Per set: accuracy, refusal precision and recall, false-refusal and refusal rates."""
     out = {}
     for name in dict.fromkeys(r.dataset for r in rows):
@@ -166,13 +223,18 @@ def scores(rows: list[Row], probability: np.ndarray, threshold: float) -> dict[s
         refused = [r.values is None or p < threshold for r, p in picked]
         answerable = [r.answerable for r, _ in picked]
         precision, recall = metrics.refusal_scores(refused, answerable)
-        right = [(not a and f) or (a and not f and r.right)
-                 for (r, _), f, a in zip(picked, refused, answerable)]
+        right = [
+            (not a and f) or (a and not f and r.right)
+            for (r, _), f, a in zip(picked, refused, answerable)
+        ]
         kept = [f for f, a in zip(refused, answerable) if a]
-        out[name] = {"accuracy": float(np.mean(right)), "refusal_precision": precision,
-                     "refusal_recall": recall,
-                     "false_refusal_rate": float(np.mean(kept)) if kept else 0.0,
-                     "refusal_rate": float(np.mean(refused))}
+        out[name] = {
+            "accuracy": float(np.mean(right)),
+            "refusal_precision": precision,
+            "refusal_recall": recall,
+            "false_refusal_rate": float(np.mean(kept)) if kept else 0.0,
+            "refusal_rate": float(np.mean(refused)),
+        }
     return out
 
 
@@ -183,8 +245,9 @@ def choose(rows: list[Row], probability: np.ndarray) -> tuple[float, dict]:
     best = None
     for threshold in np.round(np.arange(0.0, 1.0, 0.01), 2):
         found = scores(rows, probability, float(threshold))
-        if any(found[name]["false_refusal_rate"] > bound
-               for name, bound in MAX_FALSE_REFUSALS.items()):
+        if any(
+            found[name]["false_refusal_rate"] > bound for name, bound in MAX_FALSE_REFUSALS.items()
+        ):
             continue
         if best is None or mean_accuracy(found) > mean_accuracy(best[1]):
             best = (float(threshold), found)
@@ -232,15 +295,22 @@ def main() -> None:
     ablation.append(("without the reader's features", *choose(rows, p), areas(rows, p)))
 
     usable = [r for r in rows if r.values is not None]
-    mean, scale, weights, bias = fit(np.array([r.values for r in usable]),
-                                     np.array([float(r.answerable) for r in usable]),
-                                     np.array([r.weight for r in usable]))
+    mean, scale, weights, bias = fit(
+        np.array([r.values for r in usable]),
+        np.array([float(r.answerable) for r in usable]),
+        np.array([r.weight for r in usable]),
+    )
     trained_on = {questions: file_digest(ROOT / questions) for _, questions, *_ in SETS}
-    model = AnswerabilityModel(FEATURES, mean, scale, weights, bias, threshold,
-                               feature_digest(), trained_on)
+    model = AnswerabilityModel(
+        FEATURES, mean, scale, weights, bias, threshold, feature_digest(), trained_on
+    )
     counts = {name: sum(r.dataset == name for r in rows) for name, *_ in SETS}
-    report = {"threshold": threshold, "cross_validated": chosen, "auc": ablation[0][3],
-              "questions": counts}
+    report = {
+        "threshold": threshold,
+        "cross_validated": chosen,
+        "auc": ablation[0][3],
+        "questions": counts,
+    }
     model.save(args.output, report)
     signal_areas = [(name, areas(rows, values)) for name, values in signals]
     args.report.write_text(markdown(model, curve, ablation, signal_areas, counts))
@@ -261,51 +331,86 @@ def areas(rows: list[Row], probability: np.ndarray) -> dict[str, float]:
     return {name: auc(rows, probability, name) for name in UNANSWERABLE_SETS}
 
 
-def markdown(model: AnswerabilityModel, curve: list, ablation: list, signals: list,
-             counts: dict[str, int]) -> str:
+def markdown(
+    model: AnswerabilityModel, curve: list, ablation: list, signals: list, counts: dict[str, int]
+) -> str:
     """The training report."""
     bounds = ", ".join(f"{b:.0%} of {n}" for n, b in MAX_FALSE_REFUSALS.items())
-    lines = ["# The answerability model: training report", "",
-             "Written by `.venv/bin/python -m evals.train_refusal`. Every figure is "
-             f"cross-validated ({FOLDS} folds grouped by article; squad-dev-48 and squad-neg-48 "
-             "share their articles' folds).", "",
-             "Questions: " + ", ".join(f"{n} {c}" for n, c in counts.items()) + "; each squad set "
-             "weighs the same in training, a golden question five times a squad question.", "",
-             f"Chosen threshold: **{model.threshold}**, the best mean accuracy over the four sets "
-             f"(a right answer or a right refusal) that refuses at most {bounds}'s answerable "
-             "questions.", "",
-             "## Telling answerable from unanswerable (ROC AUC)", "",
-             "| decision | " + " | ".join(UNANSWERABLE_SETS) + " |", "|---|---|---|---|"]
-    for name, found in [*signals, *[(f"model, {n}", a) for n, _, _, a in ablation[:1]],
-                        *[(f"model {n}", a) for n, _, _, a in ablation[-1:]]]:
-        lines.append(f"| {name} | " + " | ".join(f"{found[s]:.3f}" for s in UNANSWERABLE_SETS) + " |")
+    lines = [
+        "# The answerability model: training report",
+        "",
+        "Written by `.venv/bin/python -m evals.train_refusal`. Every figure is "
+        f"cross-validated ({FOLDS} folds grouped by article; squad-dev-48 and squad-neg-48 "
+        "share their articles' folds).",
+        "",
+        "Questions: " + ", ".join(f"{n} {c}" for n, c in counts.items()) + "; each squad set "
+        "weighs the same in training, a golden question five times a squad question.",
+        "",
+        f"Chosen threshold: **{model.threshold}**, the best mean accuracy over the four sets "
+        f"(a right answer or a right refusal) that refuses at most {bounds}'s answerable "
+        "questions.",
+        "",
+        "## Telling answerable from unanswerable (ROC AUC)",
+        "",
+        "| decision | " + " | ".join(UNANSWERABLE_SETS) + " |",
+        "|---|---|---|---|",
+    ]
+    for name, found in [
+        *signals,
+        *[(f"model, {n}", a) for n, _, _, a in ablation[:1]],
+        *[(f"model {n}", a) for n, _, _, a in ablation[-1:]],
+    ]:
+        lines.append(
+            f"| {name} | " + " | ".join(f"{found[s]:.3f}" for s in UNANSWERABLE_SETS) + " |"
+        )
     lines += ["", "## Weights (standardised features)", "", "| feature | weight |", "|---|---|"]
     lines += [f"| {f} | {w:+.3f} |" for f, w in zip(model.features, model.weights)]
-    lines += ["", "## The curve", "",
-              "accuracy / refusal recall / false refusals for each set; golden adds refusal precision.",
-              "", "| threshold | mean accuracy | squad2-dev-35 | squad-neg-48 | squad-dev-48 "
-              "(accuracy / refused) | golden |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## The curve",
+        "",
+        "accuracy / refusal recall / false refusals for each set; golden adds refusal precision.",
+        "",
+        "| threshold | mean accuracy | squad2-dev-35 | squad-neg-48 | squad-dev-48 "
+        "(accuracy / refused) | golden |",
+        "|---|---|---|---|---|---|",
+    ]
     for t, found in curve:
-        s2, neg, s1, g = (found[n] for n in ("squad2-dev-35", "squad-neg-48", "squad-dev-48", "golden"))
-        lines.append(f"| {t} | {mean_accuracy(found):.3f} | {triple(s2)} | {triple(neg)} | "
-                     f"{s1['accuracy']:.3f} / {s1['refusal_rate']:.3f} | {triple(g)} / "
-                     f"{g['refusal_precision']:.3f} |")
-    lines += ["", "## Ablation: each group of features left out", "",
-              "Each variant at its own chosen threshold; AUC on squad2-dev-35 / squad-neg-48 / golden.",
-              "", "| variant | threshold | mean accuracy | squad2-dev-35 | squad-neg-48 | "
-              "squad-dev-48 accuracy | golden | AUC |", "|---|---|---|---|---|---|---|---|"]
+        s2, neg, s1, g = (
+            found[n] for n in ("squad2-dev-35", "squad-neg-48", "squad-dev-48", "golden")
+        )
+        lines.append(
+            f"| {t} | {mean_accuracy(found):.3f} | {triple(s2)} | {triple(neg)} | "
+            f"{s1['accuracy']:.3f} / {s1['refusal_rate']:.3f} | {triple(g)} / "
+            f"{g['refusal_precision']:.3f} |"
+        )
+    lines += [
+        "",
+        "## Ablation: each group of features left out",
+        "",
+        "Each variant at its own chosen threshold; AUC on squad2-dev-35 / squad-neg-48 / golden.",
+        "",
+        "| variant | threshold | mean accuracy | squad2-dev-35 | squad-neg-48 | "
+        "squad-dev-48 accuracy | golden | AUC |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, t, found, area in ablation:
-        lines.append(f"| {name} | {t} | {mean_accuracy(found):.3f} | "
-                     f"{triple(found['squad2-dev-35'])} | {triple(found['squad-neg-48'])} | "
-                     f"{found['squad-dev-48']['accuracy']:.3f} | {triple(found['golden'])} | "
-                     + " / ".join(f"{area[s]:.3f}" for s in UNANSWERABLE_SETS) + " |")
+        lines.append(
+            f"| {name} | {t} | {mean_accuracy(found):.3f} | "
+            f"{triple(found['squad2-dev-35'])} | {triple(found['squad-neg-48'])} | "
+            f"{found['squad-dev-48']['accuracy']:.3f} | {triple(found['golden'])} | "
+            + " / ".join(f"{area[s]:.3f}" for s in UNANSWERABLE_SETS)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def triple(figures: dict[str, float]) -> str:
     """accuracy / refusal recall / false refusals."""
-    return (f"{figures['accuracy']:.3f} / {figures['refusal_recall']:.3f} / "
-            f"{figures['false_refusal_rate']:.3f}")
+    return (
+        f"{figures['accuracy']:.3f} / {figures['refusal_recall']:.3f} / "
+        f"{figures['false_refusal_rate']:.3f}"
+    )
 
 
 if __name__ == "__main__":

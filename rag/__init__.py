@@ -7,9 +7,15 @@ loading torch or Chroma.
 from importlib import import_module
 
 _EXPORTS = {
-    "Answer": "rag.models", "Citation": "rag.models", "IngestReport": "rag.models",
-    "SearchHit": "rag.models", "RagError": "rag.errors", "Pipeline": "rag.pipeline",
-    "build_pipeline": "rag.pipeline", "Settings": "rag.settings", "load_settings": "rag.settings",
+    "Answer": "rag.models",
+    "Citation": "rag.models",
+    "IngestReport": "rag.models",
+    "SearchHit": "rag.models",
+    "RagError": "rag.errors",
+    "Pipeline": "rag.pipeline",
+    "build_pipeline": "rag.pipeline",
+    "Settings": "rag.settings",
+    "load_settings": "rag.settings",
 }
 __all__ = sorted(_EXPORTS)
 

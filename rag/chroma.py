@@ -13,14 +13,35 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rag import locking
-from rag.chroma_rows import (BATCH, NO_BOUNDS, SPANS, SharedLRU, by_text, chunk_metadata,
-                             chunks_in, encode_bounds, record_bounds, record_metadata,
-                             record_of, rows_bounds, vectors_by_id, version_where, versions_of)
+from rag.chroma_rows import (
+    BATCH,
+    NO_BOUNDS,
+    SPANS,
+    SharedLRU,
+    by_text,
+    chunk_metadata,
+    chunks_in,
+    encode_bounds,
+    record_bounds,
+    record_metadata,
+    record_of,
+    rows_bounds,
+    vectors_by_id,
+    version_where,
+    versions_of,
+)
 from rag.errors import EmbedderMismatch, EmptyStore, StoreUnavailable
 from rag.models import Chunk, SourceDocument
+from rag.records import (
+    DocumentRecord,
+    Sentences,
+    bounds_of,
+    chunk_from,
+    doc_id,
+    overlapping,
+    sentence_id,
+)
 from rag.settings import StoreSettings
-from rag.records import (DocumentRecord, Sentences, bounds_of, chunk_from, doc_id, overlapping,
-                         sentence_id)
 from rag.text import Span
 
 log = logging.getLogger(__name__)
@@ -87,11 +108,17 @@ class ChromaStore:
         address = urlsplit(self.url)
         try:
             self._client = chromadb.HttpClient(
-                host=address.hostname, port=address.port or (443 if address.scheme == "https" else 80),
-                ssl=address.scheme == "https", headers=self.headers, settings=options)
+                host=address.hostname,
+                port=address.port or (443 if address.scheme == "https" else 80),
+                ssl=address.scheme == "https",
+                headers=self.headers,
+                settings=options,
+            )
         except Exception as exc:  # noqa: BLE001 - chromadb raises ValueError, httpx errors, ...
-            raise StoreUnavailable(f"no Chroma server answers at {self.url} ({exc}): start "
-                                   "one with `chroma run --path DIR` or check RAG_STORE__URL") from None
+            raise StoreUnavailable(
+                f"no Chroma server answers at {self.url} ({exc}): start "
+                "one with `chroma run --path DIR` or check RAG_STORE__URL"
+            ) from None
         return self._client
 
     def close(self) -> None:
@@ -113,21 +140,33 @@ class ChromaStore:
         if not create and not self.exists:
             raise EmptyStore(f"no index at {self.where}: run `rag ingest seeds/` first")
         client = self.client()
-        wanted = {"hnsw:space": "cosine", "embedder": self.embedder_name, "dimension": self.dimension}
+        wanted = {
+            "hnsw:space": "cosine",
+            "embedder": self.embedder_name,
+            "dimension": self.dimension,
+        }
         chunks_name, documents_name, sentences_name = self.collection_names()
-        chunks = client.get_or_create_collection(chunks_name, metadata=wanted, embedding_function=None)
+        chunks = client.get_or_create_collection(
+            chunks_name, metadata=wanted, embedding_function=None
+        )
         stored = chunks.metadata or {}
-        if (stored.get("embedder"), stored.get("dimension")) != (self.embedder_name, self.dimension):
+        if (stored.get("embedder"), stored.get("dimension")) != (
+            self.embedder_name,
+            self.dimension,
+        ):
             raise EmbedderMismatch(
                 f"{self.where} was indexed with {stored.get('embedder')} "
                 f"(dimension {stored.get('dimension')}), not {self.embedder_name} "
                 f"(dimension {self.dimension}): re-index with `rag ingest --rebuild`",
-                stored=str(stored.get("embedder")), current=self.embedder_name,
+                stored=str(stored.get("embedder")),
+                current=self.embedder_name,
             )
         self._documents = client.get_or_create_collection(
-            documents_name, metadata=wanted, embedding_function=None)
+            documents_name, metadata=wanted, embedding_function=None
+        )
         self._sentences = client.get_or_create_collection(
-            sentences_name, metadata=wanted, embedding_function=None)
+            sentences_name, metadata=wanted, embedding_function=None
+        )
         self._chunks = chunks
         return self
 
@@ -181,15 +220,28 @@ class ChromaStore:
         with self._committed_lock:
             self._committed.pop(source, None)
 
-    def commit_document(self, document: SourceDocument, chunker: str, chunk_count: int,
-                        vector: np.ndarray, spans: list[Span]) -> None:
+    def commit_document(
+        self,
+        document: SourceDocument,
+        chunker: str,
+        chunk_count: int,
+        vector: np.ndarray,
+        spans: list[Span],
+    ) -> None:
         """Write the record that makes the document's current chunks visible, with where its
         sentences lie."""
-        metadata = record_metadata(document, chunker, chunk_count, bounds_of(spans),
-                                   datetime.now(UTC).isoformat(timespec="seconds"))
+        metadata = record_metadata(
+            document,
+            chunker,
+            chunk_count,
+            bounds_of(spans),
+            datetime.now(UTC).isoformat(timespec="seconds"),
+        )
         self._documents.upsert(
-            ids=[doc_id(document.source)], embeddings=[vector.tolist()],
-            documents=[document.text], metadatas=[metadata],
+            ids=[doc_id(document.source)],
+            embeddings=[vector.tolist()],
+            documents=[document.text],
+            metadatas=[metadata],
         )
         self.forget_committed(document.source)
 
@@ -213,8 +265,9 @@ class ChromaStore:
         """The stored chunks with these ids."""
         found = []
         for at in range(0, len(ids), BATCH):
-            found += chunks_in(self._chunks.get(ids=ids[at:at + BATCH],
-                                                include=["documents", "metadatas"]))
+            found += chunks_in(
+                self._chunks.get(ids=ids[at : at + BATCH], include=["documents", "metadatas"])
+            )
         return found
 
     def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
@@ -224,8 +277,9 @@ class ChromaStore:
 
     def source_chunks(self, sources: list[str]) -> list[Chunk]:
         """Every stored chunk of these sources, committed or not."""
-        return chunks_in(self._chunks.get(where={"source": {"$in": sources}},
-                                          include=["documents", "metadatas"]))
+        return chunks_in(
+            self._chunks.get(where={"source": {"$in": sources}}, include=["documents", "metadatas"])
+        )
 
     def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
         """Stored embeddings of a source's chunks by their text, to reuse for unchanged text."""
@@ -234,10 +288,12 @@ class ChromaStore:
     def put_chunks(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Upsert chunks with their spans; metadata is refreshed even when the text is not."""
         for at in range(0, len(chunks), BATCH):
-            part = chunks[at:at + BATCH]
+            part = chunks[at : at + BATCH]
             self._chunks.upsert(
-                ids=[c.id for c in part], embeddings=vectors[at:at + BATCH].tolist(),
-                documents=[c.text for c in part], metadatas=[chunk_metadata(c) for c in part],
+                ids=[c.id for c in part],
+                embeddings=vectors[at : at + BATCH].tolist(),
+                documents=[c.text for c in part],
+                metadatas=[chunk_metadata(c) for c in part],
             )
 
     def delete_chunks(self, ids: set[str]) -> None:
@@ -249,18 +305,27 @@ class ChromaStore:
         """How many chunks are stored."""
         return self._chunks.count()
 
-    def query(self, vector: np.ndarray, n: int,
-              sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+    def query(
+        self, vector: np.ndarray, n: int, sources: list[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
         """The n nearest stored chunks (of the given sources only, if any), best first,
         with cosine similarity; committed or not (the caller filters). EmptyStore when
         nothing is indexed (counted only then: a count costs as much as the query)."""
         where = {"source": {"$in": sources}} if sources else None
-        got = self._chunks.query(query_embeddings=[vector.tolist()], n_results=n, where=where,
-                                 include=["documents", "metadatas", "distances"])
+        got = self._chunks.query(
+            query_embeddings=[vector.tolist()],
+            n_results=n,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
         if not got["ids"][0] and self.count() == 0:
             raise EmptyStore(f"no documents indexed at {self.where}: run `rag ingest seeds/` first")
-        return [(chunk_from(i, text, meta), 1.0 - distance) for i, text, meta, distance in
-                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+        return [
+            (chunk_from(i, text, meta), 1.0 - distance)
+            for i, text, meta, distance in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
+            )
+        ]
 
     def row_versions(self) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
         """Every chunk row's and every sentence row's (source, content hash), by id, read a
@@ -278,10 +343,13 @@ class ChromaStore:
         rows place them (the bounds a search then reads those rows by)."""
         for source in sources:
             if (record := self.document(source)) is not None:
-                got = self._sentences.get(where=version_where(source, record["content_hash"]),
-                                          include=["metadatas"])
-                self._documents.update(ids=[doc_id(source)], metadatas=[
-                    {SPANS: encode_bounds(rows_bounds(got["metadatas"]))}])
+                got = self._sentences.get(
+                    where=version_where(source, record["content_hash"]), include=["metadatas"]
+                )
+                self._documents.update(
+                    ids=[doc_id(source)],
+                    metadatas=[{SPANS: encode_bounds(rows_bounds(got["metadatas"]))}],
+                )
 
     # -- sentences -------------------------------------------------------------------------
 
@@ -293,17 +361,28 @@ class ChromaStore:
         """Stored sentence vectors of a source by their text."""
         return by_text(self._sentences, source)
 
-    def put_sentences(self, document: SourceDocument, spans: list[Span],
-                      vectors: np.ndarray) -> None:
+    def put_sentences(
+        self, document: SourceDocument, spans: list[Span], vectors: np.ndarray
+    ) -> None:
         """Upsert a document version's sentences with their vectors."""
         for at in range(0, len(spans), BATCH):
-            part = spans[at:at + BATCH]
+            part = spans[at : at + BATCH]
             self._sentences.upsert(
-                ids=[sentence_id(document.source, document.content_hash, s.start, s.end)
-                     for s in part],
-                embeddings=vectors[at:at + BATCH].tolist(), documents=[s.text for s in part],
-                metadatas=[{"source": document.source, "content_hash": document.content_hash,
-                            "start": s.start, "end": s.end} for s in part],
+                ids=[
+                    sentence_id(document.source, document.content_hash, s.start, s.end)
+                    for s in part
+                ],
+                embeddings=vectors[at : at + BATCH].tolist(),
+                documents=[s.text for s in part],
+                metadatas=[
+                    {
+                        "source": document.source,
+                        "content_hash": document.content_hash,
+                        "start": s.start,
+                        "end": s.end,
+                    }
+                    for s in part
+                ],
             )
 
     def delete_sentences(self, ids: set[str]) -> None:
@@ -311,8 +390,10 @@ class ChromaStore:
         if ids:
             self._sentences.delete(ids=sorted(ids))
 
-    def sentences(self, wanted: dict[tuple[str, str], list[tuple[int, int]]],
-                  ) -> dict[tuple[str, str], Sentences]:
+    def sentences(
+        self,
+        wanted: dict[tuple[str, str], list[tuple[int, int]]],
+    ) -> dict[tuple[str, str], Sentences]:
         """For each committed document version, (source, content hash): its text, where its
         sentences lie, and the stored vectors of the sentences overlapping the character
         ranges given (the rows of the others are zero). Two reads for them all, whatever
@@ -323,34 +404,46 @@ class ChromaStore:
         found, rows = {}, {}  # rows: sentence id -> (version, position)
         for key, ranges in wanted.items():
             text, bounds = texts.get(key, ("", NO_BOUNDS))
-            found[key] = Sentences(text, bounds, np.zeros((len(bounds), self.dimension), np.float32))
+            found[key] = Sentences(
+                text, bounds, np.zeros((len(bounds), self.dimension), np.float32)
+            )
             for position in {i for start, end in ranges for i in overlapping(bounds, start, end)}:
                 rows[sentence_id(*key, *bounds[position].tolist())] = (key, position)
         vectors = vectors_by_id(self._sentences, self._sentence_vectors, list(rows))
         for sentence, (key, position) in rows.items():
             if sentence in vectors:
                 found[key].vectors[position] = vectors[sentence]
-        if unread := sorted({source for sentence, ((source, _), _) in rows.items()
-                             if sentence not in vectors}):
+        if unread := sorted(
+            {source for sentence, ((source, _), _) in rows.items() if sentence not in vectors}
+        ):
             # Replaced by another process since its record was read, or rows lost.
-            log.warning("sentence vectors missing for %s: `rag doctor` checks the store",
-                        ", ".join(unread))
+            log.warning(
+                "sentence vectors missing for %s: `rag doctor` checks the store", ", ".join(unread)
+            )
         return found
 
-    def version_texts(self, versions: list[tuple[str, str]],
-                      ) -> dict[tuple[str, str], tuple[str, np.ndarray]]:
+    def version_texts(
+        self,
+        versions: list[tuple[str, str]],
+    ) -> dict[tuple[str, str], tuple[str, np.ndarray]]:
         """The text and sentence bounds of each of these versions that is committed (those
         of the CACHED_DOCUMENTS most recently used are kept: a version never changes)."""
         held = self._documents_read.get(versions)
         if missing := [v for v in versions if v not in held]:
-            got = self._documents.get(ids=[doc_id(source) for source, _ in missing],
-                                      include=["documents", "metadatas"])
-            read = {(m["source"], m["content_hash"]): (text, record_bounds(m))
-                    for text, m in zip(got["documents"], got["metadatas"])}
+            got = self._documents.get(
+                ids=[doc_id(source) for source, _ in missing], include=["documents", "metadatas"]
+            )
+            read = {
+                (m["source"], m["content_hash"]): (text, record_bounds(m))
+                for text, m in zip(got["documents"], got["metadatas"])
+            }
             read = {v: read[v] for v in missing if v in read}  # other versions are not committed
             if outdated := sorted(source for (source, _), (_, b) in read.items() if b is None):
-                log.warning("document record(s) of %s do not say where their sentences lie: "
-                            "run `rag doctor --fix`", ", ".join(outdated))
+                log.warning(
+                    "document record(s) of %s do not say where their sentences lie: "
+                    "run `rag doctor --fix`",
+                    ", ".join(outdated),
+                )
             self._documents_read.put({v: r for v, r in read.items() if r[1] is not None})
             held |= {v: (text, NO_BOUNDS if b is None else b) for v, (text, b) in read.items()}
         return held
@@ -358,8 +451,9 @@ class ChromaStore:
     def stored_sentences(self, source: str, content_hash: str) -> Sentences:
         """One version's sentences with every vector, as its rows' metadata place them (by
         a search on that metadata: the read path before records kept bounds)."""
-        got = self._sentences.get(where=version_where(source, content_hash),
-                                  include=["metadatas", "embeddings"])
+        got = self._sentences.get(
+            where=version_where(source, content_hash), include=["metadatas", "embeddings"]
+        )
         rows = sorted(zip(got["metadatas"], got["embeddings"]), key=lambda row: row[0]["start"])
         vectors = np.asarray([v for _, v in rows], dtype=np.float32).reshape(-1, self.dimension)
         key = (source, content_hash)

@@ -42,18 +42,30 @@ class SharedLRU:
 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
     """A chunk's metadata as Chroma keeps it (no None values: Chroma stores none)."""
-    meta = {"source": chunk.source, "title": chunk.title, "start": chunk.start,
-            "end": chunk.end, "content_hash": chunk.content_hash}
+    meta = {
+        "source": chunk.source,
+        "title": chunk.title,
+        "start": chunk.start,
+        "end": chunk.end,
+        "content_hash": chunk.content_hash,
+    }
     return meta | {k: v for k in ("author", "date") if (v := getattr(chunk, k))}
 
 
-def record_metadata(document: SourceDocument, chunker: str, chunk_count: int,
-                    bounds: np.ndarray, ingested_at: str) -> dict[str, Any]:
+def record_metadata(
+    document: SourceDocument, chunker: str, chunk_count: int, bounds: np.ndarray, ingested_at: str
+) -> dict[str, Any]:
     """A document record's metadata, with where its sentences lie (so a search need not
     cut the text again)."""
-    metadata = {"source": document.source, "title": document.title,
-                "content_hash": document.content_hash, "chunker": chunker,
-                "chunks": chunk_count, "ingested_at": ingested_at, SPANS: encode_bounds(bounds)}
+    metadata = {
+        "source": document.source,
+        "title": document.title,
+        "content_hash": document.content_hash,
+        "chunker": chunker,
+        "chunks": chunk_count,
+        "ingested_at": ingested_at,
+        SPANS: encode_bounds(bounds),
+    }
     return metadata | {k: v for k in ("author", "date") if (v := getattr(document, k))}
 
 
@@ -119,5 +131,7 @@ def versions_of(collection) -> dict[str, tuple[str, str]]:  # noqa: ANN001 - a C
         page = collection.get(include=["metadatas"], limit=BATCH, offset=offset)
         if not page["ids"]:
             return found
-        found |= {i: (m["source"], m["content_hash"]) for i, m in zip(page["ids"], page["metadatas"])}
+        found |= {
+            i: (m["source"], m["content_hash"]) for i, m in zip(page["ids"], page["metadatas"])
+        }
         offset += len(page["ids"])

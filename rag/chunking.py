@@ -26,8 +26,10 @@ class Chunker:
     def signature(self) -> str:
         """Changes whenever the same text would be cut differently."""
         # "+sentences": stores written before sentence vectors were kept are re-indexed.
-        return (f"sentence-splitter/{self.settings.chunk_tokens}/"
-                f"{self.settings.overlap_tokens}+sentences")
+        return (
+            f"sentence-splitter/{self.settings.chunk_tokens}/"
+            f"{self.settings.overlap_tokens}+sentences"
+        )
 
     def split(self, document: SourceDocument) -> list[Chunk]:
         """Chunks in document order; each one's text is `document.text[start:end]`."""
@@ -41,8 +43,13 @@ class Chunker:
             chunks.append(
                 Chunk(
                     id=chunk_id(document, piece, seen[piece]),
-                    source=document.source, title=document.title, text=piece,
-                    start=start, end=end, author=document.author, date=document.date,
+                    source=document.source,
+                    title=document.title,
+                    text=piece,
+                    start=start,
+                    end=end,
+                    author=document.author,
+                    date=document.date,
                     content_hash=document.content_hash,
                 )
             )

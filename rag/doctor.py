@@ -36,8 +36,13 @@ class Checkup:
     @property
     def repairable(self) -> int:
         """Rows the doctor can remove or restore, and records it can rewrite."""
-        return (len(self.stale_chunks) + len(self.stale_sentences) + len(self.keyword_missing)
-                + len(self.keyword_extra) + len(self.outdated))
+        return (
+            len(self.stale_chunks)
+            + len(self.stale_sentences)
+            + len(self.keyword_missing)
+            + len(self.keyword_extra)
+            + len(self.outdated)
+        )
 
     @property
     def healthy(self) -> bool:
@@ -52,18 +57,23 @@ def examine(index: Index) -> Checkup:
     versions = {(s, r["content_hash"]) for s, r in committed.items()}
     chunk_rows, sentence_rows = store.row_versions()
     held = index.keywords.ids()
-    checkup = Checkup(documents=len(committed), chunks=len(chunk_rows),
-                      stale_chunks={i for i, v in chunk_rows.items() if v not in versions},
-                      stale_sentences={i for i, v in sentence_rows.items() if v not in versions},
-                      keyword_missing=set(chunk_rows) - held, keyword_extra=held - set(chunk_rows),
-                      outdated=store.outdated_records())
+    checkup = Checkup(
+        documents=len(committed),
+        chunks=len(chunk_rows),
+        stale_chunks={i for i, v in chunk_rows.items() if v not in versions},
+        stale_sentences={i for i, v in sentence_rows.items() if v not in versions},
+        keyword_missing=set(chunk_rows) - held,
+        keyword_extra=held - set(chunk_rows),
+        outdated=store.outdated_records(),
+    )
     live_chunks = Counter(v for v in chunk_rows.values() if v in versions)
     live_sentences = Counter(v for v in sentence_rows.values() if v in versions)
     for source, record in committed.items():
         version = (source, record["content_hash"])
         text = store.document_text(source) or ""
-        if (live_chunks[version] < int(record["chunks"])
-                or live_sentences[version] < len(sentences(text))):
+        if live_chunks[version] < int(record["chunks"]) or live_sentences[version] < len(
+            sentences(text)
+        ):
             checkup.incomplete.append(source)
     live = store.chunks(sorted(set(chunk_rows) - checkup.stale_chunks))
     spans = Counter((c.source, c.start, c.end) for c in live)
@@ -100,15 +110,19 @@ def report(checkup: Checkup, repaired: bool) -> list[str]:
     """The checkup as lines for a person: what was found, and what was done about it."""
     done = "removed" if repaired else "found"
     lines = [f"{checkup.documents} document(s) committed, {checkup.chunks} chunk row(s)"]
-    for count, what in ((len(checkup.stale_chunks), "chunk row(s) of no committed version"),
-                        (len(checkup.stale_sentences), "sentence row(s) of no committed version"),
-                        (len(checkup.keyword_extra), "keyword row(s) of no chunk")):
+    for count, what in (
+        (len(checkup.stale_chunks), "chunk row(s) of no committed version"),
+        (len(checkup.stale_sentences), "sentence row(s) of no committed version"),
+        (len(checkup.keyword_extra), "keyword row(s) of no chunk"),
+    ):
         if count:
             lines.append(f"{done} {count} {what}")
     if checkup.outdated:
         rewritten = "rewrote" if repaired else "found"
-        lines.append(f"{rewritten} {len(checkup.outdated)} document record(s) in an older form "
-                     "(not saying where their sentences lie)")
+        lines.append(
+            f"{rewritten} {len(checkup.outdated)} document record(s) in an older form "
+            "(not saying where their sentences lie)"
+        )
     if checkup.keyword_missing:
         restored = "restored" if repaired else "found missing"
         lines.append(f"{restored} {len(checkup.keyword_missing)} keyword row(s)")

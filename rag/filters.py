@@ -19,16 +19,26 @@ class Filters(BaseModel):
     conditions match case-insensitively anywhere in the field; dates are inclusive, and a
     document that states no date is left out when a date is asked for."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"source": ["000_4ab743d7e2df48f5.txt"]}, {"author": "kakoti"},
-        {"since": "2024-06-01", "until": "2024-06-30"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"source": ["000_4ab743d7e2df48f5.txt"]},
+                {"author": "kakoti"},
+                {"since": "2024-06-01", "until": "2024-06-30"},
+            ]
+        },
+    )
 
     source: list[SourceName] | None = Field(
-        None, min_length=1, description="A source name, or a list of them.")
-    title: str | None = Field(None, min_length=1, max_length=200,
-                              description="Text the title contains.")
-    author: str | None = Field(None, min_length=1, max_length=200,
-                               description="Text the author's name contains.")
+        None, min_length=1, description="A source name, or a list of them."
+    )
+    title: str | None = Field(
+        None, min_length=1, max_length=200, description="Text the title contains."
+    )
+    author: str | None = Field(
+        None, min_length=1, max_length=200, description="Text the author's name contains."
+    )
     since: date | None = Field(None, description="Published on or after (YYYY-MM-DD).")
     until: date | None = Field(None, description="Published on or before (YYYY-MM-DD).")
 
@@ -54,8 +64,11 @@ class Filters(BaseModel):
         if self.since is None and self.until is None:
             return True
         published = publication_date(record.get("date"))
-        return (published is not None and (self.since is None or published >= self.since)
-                and (self.until is None or published <= self.until))
+        return (
+            published is not None
+            and (self.since is None or published >= self.since)
+            and (self.until is None or published <= self.until)
+        )
 
 
 def publication_date(text: str | None) -> date | None:

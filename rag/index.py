@@ -41,8 +41,10 @@ class Index:
         half-replaced document's new chunks, and an interrupted ingest's, are never seen);
         one look-up of the committed versions serves every ranking."""
         committed = self.store.committed_hashes({c.source for found in ranked for c, _ in found})
-        return [[(c, s) for c, s in found if committed.get(c.source) == c.content_hash]
-                for found in ranked]
+        return [
+            [(c, s) for c, s in found if committed.get(c.source) == c.content_hash]
+            for found in ranked
+        ]
 
     def reset(self) -> None:
         """Drop both indexes (for --rebuild)."""

@@ -8,9 +8,9 @@ import numpy as np
 from rag.chunking import Chunker
 from rag.embedding import Embedder
 from rag.errors import SourceError
+from rag.index import Index
 from rag.loading import discover, load
 from rag.models import IngestReport, SourceDocument
-from rag.index import Index
 from rag.records import sentence_id
 from rag.text import sentences
 
@@ -18,8 +18,15 @@ from rag.text import sentences
 FileDone = Callable[[int, int, Path, str], None]
 
 
-def ingest(paths: Iterable[Path], *, index: Index, embedder: Embedder, chunker: Chunker,
-           progress: FileDone | None = None, rebuild: bool = False) -> IngestReport:
+def ingest(
+    paths: Iterable[Path],
+    *,
+    index: Index,
+    embedder: Embedder,
+    chunker: Chunker,
+    progress: FileDone | None = None,
+    rebuild: bool = False,
+) -> IngestReport:
     """Index every supported file under paths; a bad file in a folder is skipped, not fatal.
     With rebuild, both indexes are dropped first, once every path has been checked."""
     report, folders = IngestReport(), {}  # each file: the folder it was found in, or None
@@ -33,8 +40,15 @@ def ingest(paths: Iterable[Path], *, index: Index, embedder: Embedder, chunker: 
     index.open(create=True)
     seen: dict[str, Path] = {}
     for done, file in enumerate(files, 1):
-        outcome = ingest_file(file, index=index, embedder=embedder, chunker=chunker,
-                              report=report, seen=seen, folder=folders[file])
+        outcome = ingest_file(
+            file,
+            index=index,
+            embedder=embedder,
+            chunker=chunker,
+            report=report,
+            seen=seen,
+            folder=folders[file],
+        )
         if progress:
             progress(done, len(files), file, outcome)
     if not report.indexed and not report.unchanged:
@@ -43,8 +57,16 @@ def ingest(paths: Iterable[Path], *, index: Index, embedder: Embedder, chunker: 
     return report
 
 
-def ingest_file(file: Path, *, index: Index, embedder: Embedder, chunker: Chunker,
-                report: IngestReport, seen: dict[str, Path], folder: Path | None) -> str:
+def ingest_file(
+    file: Path,
+    *,
+    index: Index,
+    embedder: Embedder,
+    chunker: Chunker,
+    report: IngestReport,
+    seen: dict[str, Path],
+    folder: Path | None,
+) -> str:
     """Index one file (named itself, or found in a folder) and record the outcome in the
     report; returns a word for progress. A bad file named itself is an error."""
     try:
@@ -58,16 +80,18 @@ def ingest_file(file: Path, *, index: Index, embedder: Embedder, chunker: Chunke
         report.skipped[str(file)] = f"same file name as {seen[document.source]}"
         return "skipped"
     seen[document.source] = file
-    outcome, embedded, removed = index_document(document, index=index,
-                                                embedder=embedder, chunker=chunker)
+    outcome, embedded, removed = index_document(
+        document, index=index, embedder=embedder, chunker=chunker
+    )
     (report.indexed if outcome == "indexed" else report.unchanged).append(document.source)
     report.chunks_embedded += embedded
     report.chunks_removed += removed
     return outcome
 
 
-def index_document(document: SourceDocument, *, index: Index, embedder: Embedder,
-                   chunker: Chunker) -> tuple[str, int, int]:
+def index_document(
+    document: SourceDocument, *, index: Index, embedder: Embedder, chunker: Chunker
+) -> tuple[str, int, int]:
     """Index one loaded document unless it is already there as it is (and whole: an
     earlier run stopped before dropping old rows is finished here).
 
@@ -75,23 +99,26 @@ def index_document(document: SourceDocument, *, index: Index, embedder: Embedder
     """
     store, keywords = index.store, index.keywords
     record = store.document(document.source)
-    if record and (record["content_hash"], record["chunker"]) == (document.content_hash,
-                                                                  chunker.signature):
-        whole = (len(store.chunk_ids(document.source)) == len(keywords.ids(document.source))
-                 == int(record["chunks"])) and (len(store.sentence_ids(document.source))
-                                                == len(sentences(document.text)))
+    if record and (record["content_hash"], record["chunker"]) == (
+        document.content_hash,
+        chunker.signature,
+    ):
+        whole = (
+            len(store.chunk_ids(document.source))
+            == len(keywords.ids(document.source))
+            == int(record["chunks"])
+        ) and (len(store.sentence_ids(document.source)) == len(sentences(document.text)))
         if whole:
             return "unchanged", 0, 0
-        _, removed = replace_document(document, index=index,
-                                      embedder=embedder, chunker=chunker)
+        _, removed = replace_document(document, index=index, embedder=embedder, chunker=chunker)
         return "unchanged", 0, removed
-    embedded, removed = replace_document(document, index=index,
-                                         embedder=embedder, chunker=chunker)
+    embedded, removed = replace_document(document, index=index, embedder=embedder, chunker=chunker)
     return "indexed", embedded, removed
 
 
-def replace_document(document: SourceDocument, *, index: Index, embedder: Embedder,
-                     chunker: Chunker) -> tuple[int, int]:
+def replace_document(
+    document: SourceDocument, *, index: Index, embedder: Embedder, chunker: Chunker
+) -> tuple[int, int]:
     """Write the new chunks, their sentence vectors and keyword rows; commit the document;
     then drop the old version's rows. A kill at any point leaves the old version (or the
     new one, once committed) whole, and a re-run finishes the job.
@@ -103,17 +130,24 @@ def replace_document(document: SourceDocument, *, index: Index, embedder: Embedd
     chunks = chunker.split(document)
     before = store.chunk_ids(document.source)
     old_sentences = store.sentence_ids(document.source)
-    vectors, embedded = embed_reusing([c.text for c in chunks],
-                                      store.vectors_by_text(document.source), embedder)
+    vectors, embedded = embed_reusing(
+        [c.text for c in chunks], store.vectors_by_text(document.source), embedder
+    )
     store.put_chunks(chunks, vectors)
     spans = sentences(document.text)
-    sentence_vectors, _ = embed_reusing([s.text for s in spans],
-                                        store.sentence_vectors_by_text(document.source), embedder)
+    sentence_vectors, _ = embed_reusing(
+        [s.text for s in spans], store.sentence_vectors_by_text(document.source), embedder
+    )
     store.put_sentences(document, spans, sentence_vectors)
     keywords.put(chunks)
     centroid = vectors.mean(axis=0)
-    store.commit_document(document, chunker.signature, len(chunks),
-                          centroid / (np.linalg.norm(centroid) or 1.0), spans)
+    store.commit_document(
+        document,
+        chunker.signature,
+        len(chunks),
+        centroid / (np.linalg.norm(centroid) or 1.0),
+        spans,
+    )
     if (store.document(document.source) or {}).get("content_hash") != document.content_hash:
         # Another process (server mode) committed another version since: its rows stay;
         # the old ones are hidden, and the next ingest of this file drops them.
@@ -126,8 +160,9 @@ def replace_document(document: SourceDocument, *, index: Index, embedder: Embedd
     return embedded, len(stale)
 
 
-def embed_reusing(texts: list[str], known: dict[str, np.ndarray],
-                  embedder: Embedder) -> tuple[np.ndarray, int]:
+def embed_reusing(
+    texts: list[str], known: dict[str, np.ndarray], embedder: Embedder
+) -> tuple[np.ndarray, int]:
     """A vector per text, embedding only texts not already known; (vectors, embedded)."""
     fresh = list(dict.fromkeys(t for t in texts if t not in known))
     known = known | dict(zip(fresh, embedder.embed(fresh)))

@@ -65,8 +65,9 @@ class KeywordStore(Protocol):
         """Every chunk id held (for one source, if given)."""
         ...
 
-    def search(self, query: str, n: int,
-               sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+    def search(
+        self, query: str, n: int, sources: list[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
         """The n chunks that best match the query's words, best first, with their score."""
         ...
 
@@ -123,11 +124,16 @@ class KeywordIndex:
         """Every chunk id held (for one source, if given)."""
         if source is None:
             return {i for (i,) in self.connection().execute("SELECT id FROM chunks")}
-        return {i for (i,) in self.connection().execute(
-            "SELECT id FROM chunks WHERE source = ?", (source,))}
+        return {
+            i
+            for (i,) in self.connection().execute(
+                "SELECT id FROM chunks WHERE source = ?", (source,)
+            )
+        }
 
-    def search(self, query: str, n: int,
-               sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+    def search(
+        self, query: str, n: int, sources: list[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
         """The n chunks (of the given sources, if any) that best match the query's words
         by BM25, best first, with the BM25 score (higher is better; committed or not)."""
         expression = match_expression(query)
@@ -138,12 +144,16 @@ class KeywordIndex:
             rows = self.connection().execute(
                 f"SELECT {columns}, bm25(terms) FROM terms JOIN chunks c ON c.rowid = terms.rowid "
                 f"WHERE terms MATCH ? AND c.source IN ({','.join('?' * len(sources))}) "
-                "ORDER BY bm25(terms) LIMIT ?", [expression, *sources, n])
+                "ORDER BY bm25(terms) LIMIT ?",
+                [expression, *sources, n],
+            )
         else:  # rank first, then read only the n rows kept (a third faster)
             rows = self.connection().execute(
                 f"SELECT {columns}, t.score FROM (SELECT rowid, bm25(terms) AS score FROM terms "
                 "WHERE terms MATCH ? ORDER BY score LIMIT ?) t JOIN chunks c ON c.rowid = t.rowid "
-                "ORDER BY t.score", [expression, n])
+                "ORDER BY t.score",
+                [expression, n],
+            )
         return [(row_chunk(row), -row[-1]) for row in rows]
 
     def sync(self, store: ChunkRows) -> int:
@@ -152,8 +162,12 @@ class KeywordIndex:
         held, stored = self.ids(), store.chunk_ids()
         missing, extra = sorted(stored - held), held - stored
         if missing or extra:
-            log.warning("keyword index out of step (%d missing, %d extra): bringing it in "
-                        "step from the vector store", len(missing), len(extra))
+            log.warning(
+                "keyword index out of step (%d missing, %d extra): bringing it in "
+                "step from the vector store",
+                len(missing),
+                len(extra),
+            )
         if extra:
             self.delete(extra)
         if missing:
@@ -198,17 +212,20 @@ class KeywordMirror:
             if not now and began - self._checked < FOLLOW_EVERY:
                 return
             committed = {r["source"]: r["content_hash"] for r in self.store.documents()}
-            self._copy({s: h for s, h in committed.items() if self._held.get(s) != h},
-                       set(self._held) - set(committed))
+            self._copy(
+                {s: h for s, h in committed.items() if self._held.get(s) != h},
+                set(self._held) - set(committed),
+            )
             self._checked = began
 
     def _copy(self, changed: dict[str, str], gone: set[str]) -> None:
         """Replace the rows of changed sources by their committed chunks; drop gone ones."""
         names = sorted(changed)
         for at in range(0, len(names), SOURCES_PER_READ):
-            part = names[at:at + SOURCES_PER_READ]
-            chunks = [c for c in self.store.source_chunks(part)
-                      if changed[c.source] == c.content_hash]
+            part = names[at : at + SOURCES_PER_READ]
+            chunks = [
+                c for c in self.store.source_chunks(part) if changed[c.source] == c.content_hash
+            ]
             self.index.replace_sources(set(part), chunks)
             self._held |= {s: changed[s] for s in part}
         if gone:
@@ -216,8 +233,9 @@ class KeywordMirror:
             for source in gone:
                 self._held.pop(source, None)
 
-    def search(self, query: str, n: int,
-               sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+    def search(
+        self, query: str, n: int, sources: list[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
         """As KeywordIndex.search, over the committed documents as of FOLLOW_EVERY ago."""
         self.follow()
         return self.index.search(query, n, sources)
@@ -270,14 +288,18 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
 def match_expression(query: str) -> str:
     """An FTS5 query matching any of the question's content words (each quoted, so no
     word is read as an operator)."""
-    terms = dict.fromkeys(w for w in words(query) if w not in STOPWORDS and (len(w) > 1 or w.isdigit()))
+    terms = dict.fromkeys(
+        w for w in words(query) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
+    )
     return " OR ".join(f'"{t.replace(chr(34), "")}"' for t in list(terms)[:MAX_TERMS])
 
 
 def chunk_rows(chunks: list[Chunk]) -> list[tuple]:
     """Chunks as rows of COLUMNS."""
-    return [(c.id, c.source, c.content_hash, c.title, c.start, c.end, c.author, c.date, c.text)
-            for c in chunks]
+    return [
+        (c.id, c.source, c.content_hash, c.title, c.start, c.end, c.author, c.date, c.text)
+        for c in chunks
+    ]
 
 
 def row_chunk(row: tuple) -> Chunk:
@@ -285,4 +307,3 @@ def row_chunk(row: tuple) -> Chunk:
     names = COLUMNS.split(", ")
     meta = dict(zip(names[1:8], row[1:8]))
     return chunk_from(row[0], row[8], meta)
-

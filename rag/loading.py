@@ -22,9 +22,7 @@ _DATE = re.compile(
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # Path() has made "://" ":/" already
 _SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _BYLINE = re.compile(r"^\s*by\s+([A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*){0,4})", re.IGNORECASE)
-_AUTHORED_BY = re.compile(
-    r"authored by\s+([A-Z][\w.’'-]*(?:\s+(?:and\s+)?[A-Z][\w.’'-]*){0,8})"
-)
+_AUTHORED_BY = re.compile(r"authored by\s+([A-Z][\w.’'-]*(?:\s+(?:and\s+)?[A-Z][\w.’'-]*){0,8})")
 
 
 def discover(path: Path) -> tuple[list[Path], dict[str, str]]:
@@ -91,8 +89,9 @@ def read_bytes(path: Path, folder: Path | None) -> bytes:
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as exc:
-        raise SourceError(f"{path}: cannot be read without following a link ({exc.strerror})",
-                          path=str(path)) from None
+        raise SourceError(
+            f"{path}: cannot be read without following a link ({exc.strerror})", path=str(path)
+        ) from None
     with os.fdopen(descriptor, "rb") as file:
         return file.read()
 
@@ -117,7 +116,8 @@ def parse(source: str, raw: bytes, label: str | None = None) -> SourceDocument:
     return SourceDocument(
         source=source,
         text=text,
-        title=html_title or find_title(header, markdown=suffix in {".md", ".markdown"})
+        title=html_title
+        or find_title(header, markdown=suffix in {".md", ".markdown"})
         or lead_as_title(header),
         author=find_author(text),
         date=find_date(header),
@@ -127,12 +127,16 @@ def parse(source: str, raw: bytes, label: str | None = None) -> SourceDocument:
 
 def check_source_name(source: str) -> str:
     """A source name is a plain file name with a supported ending, never a path."""
-    if (not _SOURCE_NAME.fullmatch(source) or ".." in source
-            or Path(source).suffix.lower() not in SUPPORTED):
+    if (
+        not _SOURCE_NAME.fullmatch(source)
+        or ".." in source
+        or Path(source).suffix.lower() not in SUPPORTED
+    ):
         raise SourceError(
             f"{source!r}: a source must be a plain file name ending in "
             f"{', '.join(sorted(SUPPORTED))} (letters, digits, '.', '_', '-', no folders)",
-            path=source)
+            path=source,
+        )
     return source
 
 
@@ -186,11 +190,43 @@ class _TextExtractor(HTMLParser):
     or `visibility: hidden`, with everything inside them) is left out: it is where prompt
     injections hide."""
 
-    BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
-              "article", "header", "footer", "blockquote", "pre", "title"}
+    BLOCKS = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+        "pre",
+        "title",
+    }
     HIDDEN = {"script", "style", "noscript", "template", "head"}
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-            "param", "source", "track", "wbr"}  # no end tag, so nothing inside them
+    VOID = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }  # no end tag, so nothing inside them
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -241,8 +277,12 @@ class _TextExtractor(HTMLParser):
 def hides(attrs: dict) -> bool:
     """Whether an element's attributes keep it from being seen."""
     style = "".join((attrs.get("style") or "").lower().split())
-    return ("hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
-            or "display:none" in style or "visibility:hidden" in style)
+    return (
+        "hidden" in attrs
+        or (attrs.get("aria-hidden") or "").lower() == "true"
+        or "display:none" in style
+        or "visibility:hidden" in style
+    )
 
 
 def html_to_text(html: str) -> tuple[str, str | None]:

@@ -56,7 +56,8 @@ def hold(folder: Path) -> Hold:
                     f"the store at {folder} is in use by {holder}; one process at a time "
                     "opens an embedded store: ask the running server over HTTP, stop it "
                     "first, or run Chroma as a server (`chroma run --path DIR`) and set "
-                    "RAG_STORE__URL to share one store between processes") from None
+                    "RAG_STORE__URL to share one store between processes"
+                ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} ({describe_process()})\n".encode(), 0)
             held = _holds[folder] = Hold(folder, fd)
@@ -102,8 +103,9 @@ def serving(folder: Path) -> str | None:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:  # held: read what the holder wrote
         lines = os.pread(fd, 1000, 0).decode("utf-8", "replace").splitlines()
-        return next((line.removeprefix(URL_PREFIX) for line in lines
-                     if line.startswith(URL_PREFIX)), None)
+        return next(
+            (line.removeprefix(URL_PREFIX) for line in lines if line.startswith(URL_PREFIX)), None
+        )
     finally:
         os.close(fd)  # closing drops the shared lock if it was taken
     return None

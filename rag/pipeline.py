@@ -13,17 +13,17 @@ from rag.answering.draft import Answerer
 from rag.chunking import Chunker
 from rag.conversation import Turn, standalone_question
 from rag.embedding import Embedder, make_embedder
-from rag.events import AnswerEvent, Cited, Finished, Token
 from rag.errors import InvalidQuestion, Overloaded, ReaderOff, SourceError, UnknownDocument
+from rag.events import AnswerEvent, Cited, Finished, Token
 from rag.filters import Filters, matching_sources
 from rag.index import Index, make_index
 from rag.ingest import FileDone, index_document, ingest, remove_document
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
+from rag.records import DocumentRecord
 from rag.retrieval import Retrieved, Retriever
 from rag.settings import Settings
 from rag.sources import as_hits, in_context
-from rag.records import DocumentRecord
 
 if TYPE_CHECKING:
     from rag.answering.evidence import BudgetedReader
@@ -55,16 +55,24 @@ class Pipeline:
             return self.answerer
         with self._building:
             if provider not in self._answerers:
-                self._answerers[provider] = make_answerer(provider, self.settings.llm,
-                                                          self.embedder, self.reader)
+                self._answerers[provider] = make_answerer(
+                    provider, self.settings.llm, self.embedder, self.reader
+                )
             return self._answerers[provider]
 
-    def ingest(self, paths: Iterable[Path], progress: FileDone | None = None,
-               rebuild: bool = False) -> IngestReport:
+    def ingest(
+        self, paths: Iterable[Path], progress: FileDone | None = None, rebuild: bool = False
+    ) -> IngestReport:
         """Index files and folders; with rebuild, drop the old index first."""
         with self._writing:
-            return ingest(paths, index=self.index, embedder=self.embedder,
-                          chunker=self.chunker(), progress=progress, rebuild=rebuild)
+            return ingest(
+                paths,
+                index=self.index,
+                embedder=self.embedder,
+                chunker=self.chunker(),
+                progress=progress,
+                rebuild=rebuild,
+            )
 
     def chunker(self) -> Chunker:
         """The chunker the settings describe, measuring in this embedder's word pieces."""
@@ -81,14 +89,16 @@ class Pipeline:
         documents = [parse(check_source_name(name), raw) for name, raw in files]
         repeated = sorted(n for n, k in Counter(d.source for d in documents).items() if k > 1)
         if repeated:
-            raise SourceError(f"the upload names {', '.join(repeated)} more than once",
-                              path=repeated[0])
+            raise SourceError(
+                f"the upload names {', '.join(repeated)} more than once", path=repeated[0]
+            )
         results = []
         with self._writing:
             self.index.open(create=True)
             for document in documents:
-                outcome, _, _ = index_document(document, index=self.index,
-                                               embedder=self.embedder, chunker=self.chunker())
+                outcome, _, _ = index_document(
+                    document, index=self.index, embedder=self.embedder, chunker=self.chunker()
+                )
                 results.append((outcome, int(self.index.store.document(document.source)["chunks"])))
         return results
 
@@ -114,8 +124,14 @@ class Pipeline:
         with self._writing:
             return remove_document(source, index=self.index)
 
-    def search(self, query: str, *, top_k: int | None = None, filters: Filters | None = None,
-               rerank: bool | None = None) -> list[SearchHit]:
+    def search(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        rerank: bool | None = None,
+    ) -> list[SearchHit]:
         """The chunks that best match the query (in the documents the filters allow, if
         any), best first; re-ranked by the reader when asked (RAG_READER__RERANK when not
         said)."""
@@ -123,8 +139,14 @@ class Pipeline:
         retrieved = self.retrieve(query, top_k, self.sources_for(filters), rerank=rerank)
         return as_hits(retrieved.chunks, retrieved.reader_scores)
 
-    def retrieve(self, query: str, top_k: int | None, sources: list[str] | None,
-                 focus: str | None = None, rerank: bool | None = None) -> Retrieved:
+    def retrieve(
+        self,
+        query: str,
+        top_k: int | None,
+        sources: list[str] | None,
+        focus: str | None = None,
+        rerank: bool | None = None,
+    ) -> Retrieved:
         """The retriever's top_k chunks; with rerank, the reader reads the first
         RAG_READER__PASSAGES (or top_k, if more) whole with the query (in a follow-up, with
         what the turn itself asked) and the best top_k by its score are kept, in its order."""
@@ -132,19 +154,29 @@ class Pipeline:
         if not (self.settings.reader.rerank if rerank is None else rerank):
             return self.retriever.retrieve(query, top_k, sources, focus)
         if self.reader is None:
-            raise ReaderOff("rerank needs the reader, and this service runs without it "
-                            "(RAG_READER__ENABLED=false)")
-        retrieved = self.retriever.retrieve(query, max(top_k, self.settings.reader.passages),
-                                            sources, focus)
-        order = self.reader.rank(focus or query, [c.text for c, _ in retrieved.chunks],
-                                 pairs=len(retrieved.chunks))[:top_k]
+            raise ReaderOff(
+                "rerank needs the reader, and this service runs without it "
+                "(RAG_READER__ENABLED=false)"
+            )
+        retrieved = self.retriever.retrieve(
+            query, max(top_k, self.settings.reader.passages), sources, focus
+        )
+        order = self.reader.rank(
+            focus or query, [c.text for c, _ in retrieved.chunks], pairs=len(retrieved.chunks)
+        )[:top_k]
         retrieved.chunks = [retrieved.chunks[i] for i, _ in order]
         retrieved.reader_scores = [logit for _, logit in order]
         return retrieved
 
-    def answer(self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None,
-               filters: Filters | None = None, provider: str | None = None
-               ) -> Iterator[AnswerEvent]:
+    def answer(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        provider: str | None = None,
+    ) -> Iterator[AnswerEvent]:
         """The answer as it is written: tokens, then the citations, then the whole Answer
         (`rag.events.collect` waits for it). Given the earlier turns, the question is a
         follow-up, made standalone from them before it is searched, and what it asks itself
@@ -157,15 +189,23 @@ class Pipeline:
             question, focus = rewrite.question, rewrite.focus
         question = self.check_query(question)
         if not self._answering.acquire(blocking=False):
-            raise Overloaded(f"{self.settings.llm.max_concurrent} answers are being written "
-                             "already: try again in a moment")
+            raise Overloaded(
+                f"{self.settings.llm.max_concurrent} answers are being written "
+                "already: try again in a moment"
+            )
         try:  # the slot is given back when the stream ends, fails or is closed
             yield from self._answer_events(question, top_k, filters, provider, focus)
         finally:
             self._answering.release()
 
-    def _answer_events(self, question: str, top_k: int | None, filters: Filters | None,
-                       provider: str | None, focus: str | None) -> Iterator[AnswerEvent]:
+    def _answer_events(
+        self,
+        question: str,
+        top_k: int | None,
+        filters: Filters | None,
+        provider: str | None,
+        focus: str | None,
+    ) -> Iterator[AnswerEvent]:
         """answer()'s events, once a slot is held."""
         answerer = self.answerer_for(provider)
         began = time.perf_counter()
@@ -181,17 +221,25 @@ class Pipeline:
             first = first or time.perf_counter()
             yield Token(token)
         done = time.perf_counter()
-        citations = in_context(draft.citations, [c for c, _ in retrieved.chunks],
-                               self.source_text)
+        citations = in_context(draft.citations, [c for c, _ in retrieved.chunks], self.source_text)
         yield Cited(citations)
-        yield Finished(Answer(
-            question=question, answer=draft.text, citations=citations,
-            refused=draft.refused, provider=answerer.name, verification=draft.verification,
-            passages=as_hits(retrieved.chunks, retrieved.reader_scores),
-            timings=Timings(retrieve_ms=ms(retrieved_at - began),
-                            first_token_ms=ms((first or done) - began),
-                            answer_ms=ms(done - retrieved_at), total_ms=ms(done - began)),
-        ))
+        yield Finished(
+            Answer(
+                question=question,
+                answer=draft.text,
+                citations=citations,
+                refused=draft.refused,
+                provider=answerer.name,
+                verification=draft.verification,
+                passages=as_hits(retrieved.chunks, retrieved.reader_scores),
+                timings=Timings(
+                    retrieve_ms=ms(retrieved_at - began),
+                    first_token_ms=ms((first or done) - began),
+                    answer_ms=ms(done - retrieved_at),
+                    total_ms=ms(done - began),
+                ),
+            )
+        )
 
     def sources_for(self, filters: Filters | None) -> list[str] | None:
         """The documents the filters allow (None: every document)."""
@@ -232,7 +280,9 @@ class Pipeline:
         if not isinstance(query, str) or not query.strip():
             raise InvalidQuestion("the question is empty")
         if len(query) > limit:
-            raise InvalidQuestion(f"the question is {len(query)} characters long; the limit is {limit}")
+            raise InvalidQuestion(
+                f"the question is {len(query)} characters long; the limit is {limit}"
+            )
         return query.strip()
 
 
@@ -246,17 +296,22 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def build_pipeline(settings: Settings, embedder: Embedder | None = None,
-                   reader: "BudgetedReader | None" = None) -> Pipeline:
+def build_pipeline(
+    settings: Settings, embedder: Embedder | None = None, reader: "BudgetedReader | None" = None
+) -> Pipeline:
     """Wire the parts the settings choose; an embedder and a reader may be shared between
     pipelines (tests, evals). Each loads its weights on first use, or at warm_up()."""
     embedder = embedder or make_embedder(settings.embedder)
     index = make_index(settings.store, embedder.name, embedder.dimension)
     reader = reader or chosen_by(settings)
-    return Pipeline(settings=settings, embedder=embedder, index=index,
-                    retriever=Retriever(embedder, index, settings.retrieval),
-                    answerer=make_answerer(settings.llm.provider, settings.llm, embedder, reader),
-                    reader=reader)
+    return Pipeline(
+        settings=settings,
+        embedder=embedder,
+        index=index,
+        retriever=Retriever(embedder, index, settings.retrieval),
+        answerer=make_answerer(settings.llm.provider, settings.llm, embedder, reader),
+        reader=reader,
+    )
 
 
 def chosen_by(settings: Settings) -> "BudgetedReader | None":
@@ -264,7 +319,11 @@ def chosen_by(settings: Settings) -> "BudgetedReader | None":
     false)."""
     from rag.answering.evidence import BudgetedReader
 
-    return BudgetedReader(settings.reader, settings.llm.models_dir) if settings.reader.enabled else None
+    return (
+        BudgetedReader(settings.reader, settings.llm.models_dir)
+        if settings.reader.enabled
+        else None
+    )
 
 
 def ready_pipeline(settings: Settings) -> Pipeline:

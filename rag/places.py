@@ -189,9 +189,14 @@ def countries_named(query: str) -> tuple[tuple[frozenset[str], str, str], ...]:
     found = []
     for i, token in enumerate(bare):
         for name, (country, adjective) in capitals().get(token, {}).items():
-            if tuple(bare[i:i + len(name)]) == name:
-                found.append((frozenset(content_terms(" ".join(tokens[i:i + len(name)]))),
-                               country, adjective))
+            if tuple(bare[i : i + len(name)]) == name:
+                found.append(
+                    (
+                        frozenset(content_terms(" ".join(tokens[i : i + len(name)]))),
+                        country,
+                        adjective,
+                    )
+                )
     return tuple(found)
 
 
@@ -208,21 +213,28 @@ def alternatives(query: str) -> dict[str, list[frozenset[str]]]:
 
 def expansion_words(query: str) -> list[str]:
     """The countries (and their adjectives) of the capitals the query names, as words."""
-    return [w for _, country, adjective in countries_named(query)
-            for w in words(f"{country} {adjective}")]
+    return [
+        w
+        for _, country, adjective in countries_named(query)
+        for w in words(f"{country} {adjective}")
+    ]
 
 
 @lru_cache(maxsize=1)
 def capital_pattern() -> re.Pattern[str]:
     """Any capital of the table as a whole word (its words apart by a space or a hyphen)."""
-    names = sorted((name for by_first in capitals().values() for name in by_first), key=len,
-                   reverse=True)
-    return re.compile(r"\b(?:" + "|".join(r"[\s-]+".join(map(re.escape, n)) for n in names)
-                      + r")\b", re.IGNORECASE)
+    names = sorted(
+        (name for by_first in capitals().values() for name in by_first), key=len, reverse=True
+    )
+    return re.compile(
+        r"\b(?:" + "|".join(r"[\s-]+".join(map(re.escape, n)) for n in names) + r")\b",
+        re.IGNORECASE,
+    )
 
 
 def as_countries(query: str) -> str | None:
     """The query with each capital it names replaced by the country; None if it names none."""
+
     def country(match: re.Match[str]) -> str:
         name = tuple(words(match.group()))
         return capitals()[name[0]][name][0]

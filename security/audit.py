@@ -30,8 +30,11 @@ PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;#]+)")
 
 def pins(path: Path) -> dict[str, str]:
     """Each pinned package's version, by canonical name."""
-    found = {canonicalize_name(m.group(1)): m.group(2)
-             for line in path.read_text().splitlines() if (m := PIN.match(line.strip()))}
+    found = {
+        canonicalize_name(m.group(1)): m.group(2)
+        for line in path.read_text().splitlines()
+        if (m := PIN.match(line.strip()))
+    }
     if not found:
         raise SystemExit(f"error: no `name==version` pins in {path}")
     return found
@@ -69,8 +72,9 @@ def audit(pinned: dict[str, str], snapshot: dict) -> list[str]:
         for advisory in snapshot["advisories"].get(name, []):
             if any(affects(a, version) for a in advisory["affected"]):
                 aliases = ", ".join(advisory.get("aliases", []))
-                findings.append(f"{name}=={version}: {advisory['id']} ({aliases}) "
-                                f"{advisory['summary']}")
+                findings.append(
+                    f"{name}=={version}: {advisory['id']} ({aliases}) {advisory['summary']}"
+                )
     return findings
 
 
@@ -80,8 +84,12 @@ def refresh(checkout: Path, pinned: dict[str, str]) -> dict:
 
     import yaml
 
-    commit = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%H %cI"],
-                            capture_output=True, text=True, check=True).stdout.split()
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "log", "-1", "--format=%H %cI"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     advisories: dict[str, list] = {}
     for folder in sorted((checkout / "vulns").iterdir()):
         name = canonicalize_name(folder.name)
@@ -91,15 +99,27 @@ def refresh(checkout: Path, pinned: dict[str, str]) -> dict:
             entry = yaml.safe_load(file.read_text())
             if entry.get("withdrawn"):
                 continue
-            advisories.setdefault(name, []).append({
-                "id": entry["id"], "aliases": entry.get("aliases", []),
-                "summary": " ".join(str(entry.get("summary") or entry.get("details", "")).split())[:200],
-                "affected": [{"ranges": a.get("ranges", []), "versions": a.get("versions", [])}
-                             for a in entry["affected"]
-                             if canonicalize_name(a["package"]["name"]) == name]})
-    return {"source": "https://github.com/pypa/advisory-database", "license": "CC-BY-4.0",
-            "commit": commit[0],
-            "date": commit[1], "advisories": advisories}
+            advisories.setdefault(name, []).append(
+                {
+                    "id": entry["id"],
+                    "aliases": entry.get("aliases", []),
+                    "summary": " ".join(
+                        str(entry.get("summary") or entry.get("details", "")).split()
+                    )[:200],
+                    "affected": [
+                        {"ranges": a.get("ranges", []), "versions": a.get("versions", [])}
+                        for a in entry["affected"]
+                        if canonicalize_name(a["package"]["name"]) == name
+                    ],
+                }
+            )
+    return {
+        "source": "https://github.com/pypa/advisory-database",
+        "license": "CC-BY-4.0",
+        "commit": commit[0],
+        "date": commit[1],
+        "advisories": advisories,
+    }
 
 
 def main() -> int:
@@ -107,8 +127,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pins", type=Path, default=PINS)
     parser.add_argument("--snapshot", type=Path, default=SNAPSHOT)
-    parser.add_argument("--refresh", type=Path, metavar="DIR",
-                        help="a checkout of pypa/advisory-database to rebuild the snapshot from")
+    parser.add_argument(
+        "--refresh",
+        type=Path,
+        metavar="DIR",
+        help="a checkout of pypa/advisory-database to rebuild the snapshot from",
+    )
     args = parser.parse_args()
     pinned = pins(args.pins)
     if args.refresh:
@@ -123,8 +147,10 @@ def main() -> int:
         return 1
     findings = audit(pinned, snapshot)
     known = sum(len(v) for v in snapshot["advisories"].values())
-    print(f"audited {len(pinned)} pins against {known} advisories for them "
-          f"(PyPA advisory database as of {snapshot['date'][:10]}, commit {snapshot['commit'][:10]})")
+    print(
+        f"audited {len(pinned)} pins against {known} advisories for them "
+        f"(PyPA advisory database as of {snapshot['date'][:10]}, commit {snapshot['commit'][:10]})"
+    )
     for line in findings:
         print(f"VULNERABLE {line}")
     return 1 if findings else 0

@@ -9,8 +9,9 @@ AUDIT = Path(__file__).resolve().parents[1] / "security" / "audit.py"
 
 
 def audit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(AUDIT), *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, str(AUDIT), *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_pinned_set_has_no_known_vulnerable_pin() -> None:
@@ -24,8 +25,11 @@ def test_a_known_vulnerable_pin_fails_the_audit(tmp_path: Path) -> None:
     pins.write_text("starlette==0.26.1\nfastapi==0.115.0\nJinja2==2.10\n")
     result = audit("--pins", str(pins))
     assert result.returncode == 1
-    flagged = {line.split("==")[0].removeprefix("VULNERABLE ")
-               for line in result.stdout.splitlines() if line.startswith("VULNERABLE")}
+    flagged = {
+        line.split("==")[0].removeprefix("VULNERABLE ")
+        for line in result.stdout.splitlines()
+        if line.startswith("VULNERABLE")
+    }
     assert flagged == {"starlette", "jinja2"}
     assert "CVE-2023-29159" in result.stdout  # Starlette's path traversal, fixed in 0.27.0
 

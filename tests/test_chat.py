@@ -22,14 +22,21 @@ FIRST = "Which ministers accompanied Putin to North Korea?"
 def chat_env(seeded_store: Path, tmp_path: Path) -> dict[str, str]:
     store = tmp_path / "store"
     shutil.copytree(seeded_store, store)
-    return os.environ | {"RAG_STORE__PATH": str(store), "RAG_LLM__FAKE_DELAY_MS": "150",
-                         "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm",
-                         "COLUMNS": "200", "LINES": "50", "PROMPT_TOOLKIT_NO_CPR": "1"}
+    return os.environ | {
+        "RAG_STORE__PATH": str(store),
+        "RAG_LLM__FAKE_DELAY_MS": "150",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "TERM": "xterm",
+        "COLUMNS": "200",
+        "LINES": "50",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+    }
 
 
 def test_a_terminal_session(chat_env: dict[str, str], tmp_path: Path) -> None:
-    child = pexpect.spawn(RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120,
-                          dimensions=(50, 200))
+    child = pexpect.spawn(
+        RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120, dimensions=(50, 200)
+    )
     try:
         child.expect_exact(PROMPT)
         child.sendline(FIRST)
@@ -77,8 +84,14 @@ def test_a_terminal_session(chat_env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_piped_questions_get_plain_answers(chat_env: dict[str, str]) -> None:
-    result = subprocess.run([RAG, "chat"], input=f"{FIRST}\n\n/sources\nWhat is the population of Pyongyang?\n",
-                            capture_output=True, text=True, env=chat_env, timeout=300)
+    result = subprocess.run(
+        [RAG, "chat"],
+        input=f"{FIRST}\n\n/sources\nWhat is the population of Pyongyang?\n",
+        capture_output=True,
+        text=True,
+        env=chat_env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "Lavrov" in result.stdout and "\x1b[" not in result.stdout  # no colour codes
     assert "> What is the population of Pyongyang?" in result.stdout
@@ -87,17 +100,30 @@ def test_piped_questions_get_plain_answers(chat_env: dict[str, str]) -> None:
 
 
 def test_a_missing_store_says_how_to_index(tmp_path: Path) -> None:
-    result = subprocess.run([RAG, "chat"], input="hello\n", capture_output=True, text=True,
-                            env=os.environ | {"RAG_STORE__PATH": str(tmp_path / "none")})
+    result = subprocess.run(
+        [RAG, "chat"],
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        env=os.environ | {"RAG_STORE__PATH": str(tmp_path / "none")},
+    )
     assert result.returncode == 1 and "rag ingest" in result.stderr
 
 
 def test_a_model_answer_shows_what_was_dropped_and_why(chat_env: dict[str, str]) -> None:
-    reply = ("Putin was accompanied by Foreign Minister Sergey Lavrov [1]. "
-             "He also brought 300 tanks [1].")
+    reply = (
+        "Putin was accompanied by Foreign Minister Sergey Lavrov [1]. "
+        "He also brought 300 tanks [1]."
+    )
     env = chat_env | {"RAG_LLM__FAKE_REPLIES": f'["{reply}"]', "RAG_LLM__FAKE_DELAY_MS": "0"}
-    result = subprocess.run([RAG, "chat", "--provider", "fake"], input=f"{FIRST}\n/why\n",
-                            capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [RAG, "chat", "--provider", "fake"],
+        input=f"{FIRST}\n/why\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     answer = next(line for line in result.stdout.splitlines() if "Sergey Lavrov" in line)
     assert answer.endswith("Putin was accompanied by Foreign Minister Sergey Lavrov. [1]")
@@ -110,8 +136,9 @@ def test_a_second_terminal_chats_through_the_running_server(chat_env: dict[str, 
     """`make run` serving, and the chat opened beside it: it asks the server, which holds
     the store, instead of being turned away."""
     with Server(Path(chat_env["RAG_STORE__PATH"])) as server:
-        child = pexpect.spawn(RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120,
-                              dimensions=(50, 200))
+        child = pexpect.spawn(
+            RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120, dimensions=(50, 200)
+        )
         try:
             child.expect_exact(PROMPT)
             child.sendline(FIRST)
@@ -136,18 +163,42 @@ def test_a_second_terminal_chats_through_the_running_server(chat_env: dict[str, 
 def test_the_chat_works_in_server_mode_against_a_chroma_server(tmp_path: Path) -> None:
     """With RAG_STORE__URL the chat looks for no local store folder: it asks Chroma."""
     port = free_port()
-    with Background([CHROMA, "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
-                     "--port", str(port)], port, "/api/v2/heartbeat", dict(os.environ)) as chroma:
-        env = os.environ | {"RAG_STORE__URL": chroma.url, "XDG_DATA_HOME": str(tmp_path / "data"),
-                            "RAG_STORE__PATH": str(tmp_path / "never-written")}
-        empty = subprocess.run([RAG, "chat"], input=f"{FIRST}\n", capture_output=True, text=True,
-                               env=env, timeout=300)
+    with Background(
+        [
+            CHROMA,
+            "run",
+            "--path",
+            str(tmp_path / "chroma"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        port,
+        "/api/v2/heartbeat",
+        dict(os.environ),
+    ) as chroma:
+        env = os.environ | {
+            "RAG_STORE__URL": chroma.url,
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "RAG_STORE__PATH": str(tmp_path / "never-written"),
+        }
+        empty = subprocess.run(
+            [RAG, "chat"], input=f"{FIRST}\n", capture_output=True, text=True, env=env, timeout=300
+        )
         assert empty.returncode == 0 and "rag ingest" in empty.stdout + empty.stderr
-        ingested = subprocess.run([RAG, "ingest", str(SEEDS)], capture_output=True, text=True,
-                                  env=env, timeout=300)
+        ingested = subprocess.run(
+            [RAG, "ingest", str(SEEDS)], capture_output=True, text=True, env=env, timeout=300
+        )
         assert ingested.returncode == 0, ingested.stderr
-        result = subprocess.run([RAG, "chat"], input=f"{FIRST}\n/docs\n", capture_output=True,
-                                text=True, env=env, timeout=300)
+        result = subprocess.run(
+            [RAG, "chat"],
+            input=f"{FIRST}\n/docs\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
     assert result.returncode == 0, result.stderr
     assert "Lavrov" in result.stdout and "[1] Russia's unprecedented" in result.stdout
     assert "004_c525336cda19562d.txt" in result.stdout and "Traceback" not in result.stderr

@@ -16,17 +16,30 @@ RAG = str(Path(sys.executable).with_name("rag"))
 
 def rag(*args: str, store: Path, **env: str) -> subprocess.CompletedProcess:
     environment = os.environ | {"RAG_STORE__PATH": str(store)} | env
-    return subprocess.run([RAG, *args], capture_output=True, text=True, env=environment,
-                          timeout=300)
+    return subprocess.run(
+        [RAG, *args], capture_output=True, text=True, env=environment, timeout=300
+    )
 
 
 def test_ask_json_prints_exactly_the_answer_object(store: Path) -> None:
-    result = rag("ask", "Which article of the UN Charter does the defence clause invoke?",
-                 "--json", store=store)
+    result = rag(
+        "ask",
+        "Which article of the UN Charter does the defence clause invoke?",
+        "--json",
+        store=store,
+    )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"question", "answer", "citations", "refused", "provider",
-                           "verification", "passages", "timings"}
+    assert set(answer) == {
+        "question",
+        "answer",
+        "citations",
+        "refused",
+        "provider",
+        "verification",
+        "passages",
+        "timings",
+    }
     assert answer["citations"][0]["source"] == "001_1346c328f81362a0.txt"
     assert "Article 51" in answer["citations"][0]["quote"]
 
@@ -40,8 +53,15 @@ def test_ask_refuses_what_the_articles_do_not_say(store: Path) -> None:
 def test_search_json_lists_ranked_chunks(store: Path) -> None:
     result = rag("search", "Vietnam bamboo diplomacy", "--top-k", "2", "--json", store=store)
     hits = json.loads(result.stdout)
-    assert len(hits) == 2 and set(hits[0]) == {"source", "title", "text", "start", "end", "score",
-                                               "reader_score"}
+    assert len(hits) == 2 and set(hits[0]) == {
+        "source",
+        "title",
+        "text",
+        "start",
+        "end",
+        "score",
+        "reader_score",
+    }
     assert hits[0]["source"] == "000_4ab743d7e2df48f5.txt" and hits[0]["reader_score"] is None
     reread = rag("search", "Vietnam bamboo diplomacy", "--rerank", store=store)
     assert reread.returncode == 0, reread.stderr
@@ -75,12 +95,17 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("", "the question is empty"),
-    ("   ", "the question is empty"),
-    ("x" * 2001, "the limit is 2000"),
-])
-def test_bad_questions_get_one_line_and_nonzero_exit(store: Path, question: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("", "the question is empty"),
+        ("   ", "the question is empty"),
+        ("x" * 2001, "the limit is 2000"),
+    ],
+)
+def test_bad_questions_get_one_line_and_nonzero_exit(
+    store: Path, question: str, expected: str
+) -> None:
     assert expected in one_line_error(rag("ask", question, store=store))
 
 
@@ -88,7 +113,9 @@ def test_bad_paths_get_one_line_and_nonzero_exit(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     binary = tmp_path / "image.txt"
     binary.write_bytes(b"\x89PNG\x00\x00")
-    assert "no such file" in one_line_error(rag("ingest", str(tmp_path / "nope"), store=tmp_path / "s"))
+    assert "no such file" in one_line_error(
+        rag("ingest", str(tmp_path / "nope"), store=tmp_path / "s")
+    )
     assert "no .txt" in one_line_error(rag("ingest", str(tmp_path / "empty"), store=tmp_path / "s"))
     assert "binary" in one_line_error(rag("ingest", str(binary), store=tmp_path / "s"))
 
@@ -105,12 +132,23 @@ def test_a_bad_setting_names_its_variable(store: Path) -> None:
 
 
 def test_ask_with_a_model_prints_only_checked_sentences_and_counts_the_rest(store: Path) -> None:
-    reply = ("Putin was accompanied by Foreign Minister Sergey Lavrov [1]. "
-             "He also brought 300 tanks [1].")
-    result = rag("ask", "Who accompanied Putin on his trip to North Korea?", "--provider", "fake",
-                 store=store, RAG_LLM__FAKE_REPLIES=json.dumps([reply]), RAG_LLM__FAKE_DELAY_MS="0")
+    reply = (
+        "Putin was accompanied by Foreign Minister Sergey Lavrov [1]. "
+        "He also brought 300 tanks [1]."
+    )
+    result = rag(
+        "ask",
+        "Who accompanied Putin on his trip to North Korea?",
+        "--provider",
+        "fake",
+        store=store,
+        RAG_LLM__FAKE_REPLIES=json.dumps([reply]),
+        RAG_LLM__FAKE_DELAY_MS="0",
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Putin was accompanied by Foreign Minister Sergey Lavrov. [1]\n")
+    assert result.stdout.startswith(
+        "Putin was accompanied by Foreign Minister Sergey Lavrov. [1]\n"
+    )
     assert "300" not in result.stdout and "tanks" not in result.stdout
     assert "1 generated sentence(s) dropped" in result.stderr
 
@@ -125,10 +163,17 @@ def test_model_list_names_the_models_and_where_they_go(tmp_path: Path) -> None:
 def test_unknown_model_or_provider_is_one_line_and_exit_1(tmp_path: Path, store: Path) -> None:
     result = rag("model", "pull", "gpt-7", store=tmp_path, RAG_LLM__MODELS_DIR=str(tmp_path))
     assert result.returncode == 1
-    assert result.stderr == ("error: no model named 'gpt-7'; known: qwen2.5-coder-0.5b, "
-                             "qwen2.5-coder-1.5b\n")
-    missing = rag("ask", "Who went?", "--provider", "llamacpp", store=store,
-                  RAG_LLM__GGUF=str(tmp_path / "none.gguf"))
+    assert result.stderr == (
+        "error: no model named 'gpt-7'; known: qwen2.5-coder-0.5b, qwen2.5-coder-1.5b\n"
+    )
+    missing = rag(
+        "ask",
+        "Who went?",
+        "--provider",
+        "llamacpp",
+        store=store,
+        RAG_LLM__GGUF=str(tmp_path / "none.gguf"),
+    )
     assert missing.returncode == 1 and missing.stderr.startswith("error: no GGUF file at ")
     assert "Traceback" not in missing.stderr
 
@@ -137,10 +182,17 @@ def test_search_and_ask_filter_by_date_and_source(store: Path) -> None:
     dated = rag("search", "the treaty", "--since", "2024-06-25", "--json", store=store)
     assert dated.returncode == 0, dated.stderr
     assert {h["source"] for h in json.loads(dated.stdout)} == {"002_5e06cd6f6b3b4cf9.txt"}
-    named = rag("ask", "What does the treaty's mutual defence clause invoke?", "--source",
-                "001_1346c328f81362a0.txt", "--json", store=store)
+    named = rag(
+        "ask",
+        "What does the treaty's mutual defence clause invoke?",
+        "--source",
+        "001_1346c328f81362a0.txt",
+        "--json",
+        store=store,
+    )
     assert {c["source"] for c in json.loads(named.stdout)["citations"]} == {
-        "001_1346c328f81362a0.txt"}
+        "001_1346c328f81362a0.txt"
+    }
     bad = rag("search", "the treaty", "--until", "last week", store=store)
     assert bad.returncode == 2 and "--until" in bad.stderr and "Traceback" not in bad.stderr
     empty = rag("search", "the treaty", "--title", "", store=store)
@@ -154,26 +206,37 @@ def test_a_rebuild_naming_a_missing_folder_drops_nothing(store: Path) -> None:
     assert json.loads(rag("search", "treaty", "--json", store=store).stdout) == before
 
 
-def test_serve_with_a_missing_model_or_another_embedders_store_is_one_line(
-        tmp_path: Path) -> None:
+def test_serve_with_a_missing_model_or_another_embedders_store_is_one_line(tmp_path: Path) -> None:
     from rag.settings import StoreSettings
     from rag.store import make_store
 
-    missing = rag("serve", "--port", "1", store=tmp_path / "s",
-                  RAG_EMBEDDER__MODEL_PATH=str(tmp_path / "no-model"))
+    missing = rag(
+        "serve",
+        "--port",
+        "1",
+        store=tmp_path / "s",
+        RAG_EMBEDDER__MODEL_PATH=str(tmp_path / "no-model"),
+    )
     assert "no sentence-transformers model here" in one_line_error(missing)
     make_store(StoreSettings(path=tmp_path / "other"), "another/model", 768).open(create=True)
     mismatch = one_line_error(rag("serve", "--port", "1", store=tmp_path / "other"))
     assert "another/model" in mismatch and "rag ingest --rebuild" in mismatch
 
 
-@pytest.mark.parametrize("keys, expected", [
-    ("changeme", "placeholder"), ("Your-API-Key", "placeholder"), ("", "empty"),
-    ("a-real-key-4711,,", "empty"), ("q7-x9", "shorter than 8")])
-def test_serve_refuses_an_empty_or_placeholder_key(tmp_path: Path, keys: str,
-                                                   expected: str) -> None:
-    message = one_line_error(rag("serve", "--port", "1", store=tmp_path / "s",
-                                 RAG_API__KEYS=keys))
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        ("changeme", "placeholder"),
+        ("Your-API-Key", "placeholder"),
+        ("", "empty"),
+        ("a-real-key-4711,,", "empty"),
+        ("q7-x9", "shorter than 8"),
+    ],
+)
+def test_serve_refuses_an_empty_or_placeholder_key(
+    tmp_path: Path, keys: str, expected: str
+) -> None:
+    message = one_line_error(rag("serve", "--port", "1", store=tmp_path / "s", RAG_API__KEYS=keys))
     assert "RAG_API__KEYS" in message and expected in message
     assert keys.split(",")[0] not in message or not keys  # a key is never echoed
 

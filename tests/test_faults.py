@@ -24,8 +24,10 @@ def write_version(corpus: Path, trial: int) -> dict[str, str]:
     sentence per file, to search for."""
     markers = {}
     for seed in sorted(SEEDS.iterdir()):
-        markers[seed.name] = (f"In trial {trial} the harbour pilot of {seed.stem} counted "
-                              f"{17 + trial * 7} grey herons on the breakwater.")
+        markers[seed.name] = (
+            f"In trial {trial} the harbour pilot of {seed.stem} counted "
+            f"{17 + trial * 7} grey herons on the breakwater."
+        )
         (corpus / seed.name).write_text(seed.read_text() + "\n\n" + markers[seed.name] + "\n")
     return markers
 
@@ -33,8 +35,12 @@ def write_version(corpus: Path, trial: int) -> dict[str, str]:
 def killed_ingest(corpus: Path, store: Path, rng: random.Random, files_first: int) -> set[str]:
     """Start `rag ingest`, kill -9 it a random moment after its files_first-th file; the
     files it acknowledged as indexed before it died."""
-    process = subprocess.Popen([RAG, "ingest", str(corpus)], stderr=subprocess.PIPE, text=True,
-                               env=os.environ | {"RAG_STORE__PATH": str(store)})
+    process = subprocess.Popen(
+        [RAG, "ingest", str(corpus)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"RAG_STORE__PATH": str(store)},
+    )
     lines = []
     while len(lines) < files_first and (line := process.stderr.readline()):
         lines.append(line)
@@ -46,7 +52,8 @@ def killed_ingest(corpus: Path, store: Path, rng: random.Random, files_first: in
 
 
 def test_ingest_killed_at_random_moments_loses_nothing_it_acknowledged(
-        make_pipeline, tmp_path: Path) -> None:
+    make_pipeline, tmp_path: Path
+) -> None:
     corpus, store = tmp_path / "corpus", tmp_path / "store"
     corpus.mkdir()
     write_version(corpus, 0)

@@ -20,14 +20,19 @@ def module_name(path: Path) -> str:
 
 def imported(path: Path) -> set[str]:
     """Every module name a file imports, absolute, wherever the import statement stands."""
-    names, package = set(), module_name(path).rsplit(".", 1)[0] if path.stem != "__init__" else module_name(path)
+    names, package = (
+        set(),
+        module_name(path).rsplit(".", 1)[0] if path.stem != "__init__" else module_name(path),
+    )
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative: from the file's package, up level - 1
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + [base]).strip(".")
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + [base]
+                ).strip(".")
             names.add(base)
             names |= {f"{base}.{alias.name}" for alias in node.names}  # `from pkg import module`
     return names
@@ -40,13 +45,17 @@ def project_modules() -> dict[str, Path]:
 def graph() -> dict[str, set[str]]:
     """Each project module and the project modules it imports."""
     modules = project_modules()
-    return {name: {m for m in imported(path) if m in modules and m != name}
-            for name, path in modules.items()}
+    return {
+        name: {m for m in imported(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
 
 
 def test_the_module_list_is_whole() -> None:
     modules = project_modules()
-    assert {"rag.pipeline", "rag.events", "api.app", "cli.main", "cli.chat", "evals.runner"} <= set(modules)
+    assert {"rag.pipeline", "rag.events", "api.app", "cli.main", "cli.chat", "evals.runner"} <= set(
+        modules
+    )
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "rag").rglob("*.py")), ids=lambda p: module_name(p))
@@ -63,7 +72,7 @@ def test_no_import_cycle() -> None:
         state[module] = "open"
         for target in sorted(edges[module]):
             if state.get(target) == "open":
-                cycles.append(path[path.index(target):] + [target])
+                cycles.append(path[path.index(target) :] + [target])
             elif target not in state:
                 visit(target, [*path, target])
         state[module] = "done"

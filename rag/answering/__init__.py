@@ -12,16 +12,19 @@ from rag.settings import LLMSettings
 if TYPE_CHECKING:
     from rag.answering.evidence import BudgetedReader
 
-def make_answerer(provider: str, settings: LLMSettings, embedder: Embedder,
-                  reader: "BudgetedReader | None" = None) -> Answerer:
+
+def make_answerer(
+    provider: str, settings: LLMSettings, embedder: Embedder, reader: "BudgetedReader | None" = None
+) -> Answerer:
     """The answerer a provider name stands for, on the evidence stage every answerer shares
     (the reader, if any, reads there); a language model loads here."""
     from rag.answering.evidence import EvidenceStage
     from rag.answering.extractive import ExtractiveAnswerer
 
     if provider not in PROVIDERS:
-        raise ConfigError(f"unknown provider {provider!r} ({', '.join(PROVIDERS)})",
-                          variable="RAG_LLM__PROVIDER")
+        raise ConfigError(
+            f"unknown provider {provider!r} ({', '.join(PROVIDERS)})", variable="RAG_LLM__PROVIDER"
+        )
     stage = EvidenceStage(embedder, settings, reader)
     if provider == "extractive":
         return ExtractiveAnswerer(stage)

@@ -25,18 +25,28 @@ MODEL_FILE = Path(__file__).with_name("answerability.json")
 ASKS_QUANTITY = re.compile(
     r"^\s*(?:how (?:many|much|long|old|far|often|large|big)|when|in (?:what|which) year|"
     r"what (?:year|date|day|month|percentage|percent|number|amount|proportion)|"
-    r"which (?:year|date|day|month))\b", re.IGNORECASE)
+    r"which (?:year|date|day|month))\b",
+    re.IGNORECASE,
+)
 STATES_QUANTITY = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|thousand|million|billion|dozen|half|twice|once|decade|century|"
-    + "|".join(MONTHS + WEEKDAYS) + r"|yesterday|today|week|year)s?\b",
-    re.IGNORECASE)
-ASKS_WHO = re.compile(r"^\s*(?:who|whom|whose|which (?:person|people|man|woman|country|"
-                      r"organi[sz]ation|group|company|team|party))\b", re.IGNORECASE)
+    + "|".join(MONTHS + WEEKDAYS)
+    + r"|yesterday|today|week|year)s?\b",
+    re.IGNORECASE,
+)
+ASKS_WHO = re.compile(
+    r"^\s*(?:who|whom|whose|which (?:person|people|man|woman|country|"
+    r"organi[sz]ation|group|company|team|party))\b",
+    re.IGNORECASE,
+)
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z'’-]+")
 _NUMBER = re.compile(r"\d[\d,.]*")
-_NEGATION = re.compile(r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|"
-                       r"cannot|\w+n['’]t)\b", re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|"
+    r"cannot|\w+n['’]t)\b",
+    re.IGNORECASE,
+)
 
 # The features, in the model's order, and the groups the ablation drops one at a time.
 GROUPS = {
@@ -48,8 +58,13 @@ GROUPS = {
     "retrieval": ("chunk_score", "agreement"),
     "negation": ("negation_differs",),
     "reader": ("reader_best", "reader_margin", "reader_on_best"),
-    "the read sentence": ("read_own_overlap", "read_missing_rare", "read_names_held",
-                          "read_numbers_held", "read_kind_missing"),
+    "the read sentence": (
+        "read_own_overlap",
+        "read_missing_rare",
+        "read_names_held",
+        "read_numbers_held",
+        "read_kind_missing",
+    ),
 }
 FEATURES = tuple(name for group in GROUPS.values() for name in group)
 READER_FEATURES = set(GROUPS["reader"] + GROUPS["the read sentence"])
@@ -89,15 +104,18 @@ def features(question: str, evidence: Evidence) -> dict[str, float]:
         "overlap": evidence.overlap,
         "own_overlap": best["own_overlap"],
         "missing_rare": best["missing_rare"],
-        "missing_in_chunk": sum(w for t, w in weights.items()
-                                if t not in text_terms(evidence.chunk)) / total,
+        "missing_in_chunk": sum(
+            w for t, w in weights.items() if t not in text_terms(evidence.chunk)
+        )
+        / total,
         "names_held": best["names_held"],
         "numbers_held": best["numbers_held"],
         "kind_missing": best["kind_missing"],
         "chunk_score": evidence.chunk_score,
         "agreement": evidence.agreement,
-        "negation_differs": float(bool(_NEGATION.search(question))
-                                  != bool(_NEGATION.search(evidence.text))),
+        "negation_differs": float(
+            bool(_NEGATION.search(question)) != bool(_NEGATION.search(evidence.text))
+        ),
         "reader_best": logits[0],
         "reader_margin": logits[0] - logits[1] if len(logits) > 1 else 0.0,
         "reader_on_best": evidence.logits[0] if evidence.logits else 0.0,
@@ -105,8 +123,9 @@ def features(question: str, evidence: Evidence) -> dict[str, float]:
     }
 
 
-def constraints(question: str, weights: dict[str, float], sentence: str,
-                around: str) -> dict[str, float]:
+def constraints(
+    question: str, weights: dict[str, float], sentence: str, around: str
+) -> dict[str, float]:
     """How much of what the question asks a sentence holds: the weighted share of its
     words in the sentence, the weight of the rarest one missing beside it too, the share of
     its names and numbers (years among them) in or beside it, and whether it states the
@@ -139,8 +158,9 @@ def feature_digest() -> str:
     """A digest of the code that computes the features (its syntax, not its docstrings or
     comments) and of the patterns it uses: a model is stale when it differs."""
     source = "".join(code_of(f) for f in (features, constraints, kind_missing)) + repr(FEATURES)
-    source += "".join(p.pattern for p in (ASKS_QUANTITY, STATES_QUANTITY, ASKS_WHO, _NAME,
-                                          _NUMBER, _NEGATION))
+    source += "".join(
+        p.pattern for p in (ASKS_QUANTITY, STATES_QUANTITY, ASKS_WHO, _NAME, _NUMBER, _NEGATION)
+    )
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
@@ -191,8 +211,11 @@ class AnswerabilityModel:
         """Why the model cannot be trusted (none when it can): it was trained on features
         computed differently, or on public sets (paths under root) that have since changed
         or gone; retrain with `python -m evals.train_refusal`."""
-        found = ["the answerability model is stale: its features changed since it was trained"
-                 ] if self.stale else []
+        found = (
+            ["the answerability model is stale: its features changed since it was trained"]
+            if self.stale
+            else []
+        )
         for dataset, digest in self.trained_on.items():
             path = root / dataset
             if not path.is_file():
@@ -203,12 +226,23 @@ class AnswerabilityModel:
 
     def save(self, path: Path, report: dict) -> None:
         """The model as JSON, with its training report."""
-        path.write_text(json.dumps({
-            "features": list(self.features), "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(), "weights": self.weights.tolist(), "bias": self.bias,
-            "threshold": self.threshold, "feature_digest": self.digest,
-            "trained_on": self.trained_on, "report": report,
-        }, indent=1) + "\n")
+        path.write_text(
+            json.dumps(
+                {
+                    "features": list(self.features),
+                    "mean": self.mean.tolist(),
+                    "scale": self.scale.tolist(),
+                    "weights": self.weights.tolist(),
+                    "bias": self.bias,
+                    "threshold": self.threshold,
+                    "feature_digest": self.digest,
+                    "trained_on": self.trained_on,
+                    "report": report,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
 
     @classmethod
     def load(cls, path: Path | None = None) -> "AnswerabilityModel":
@@ -217,11 +251,19 @@ class AnswerabilityModel:
         path = path or MODEL_FILE
         try:
             data = json.loads(path.read_text())
-            return cls(tuple(data["features"]), np.array(data["mean"]), np.array(data["scale"]),
-                       np.array(data["weights"]), float(data["bias"]), float(data["threshold"]),
-                       data["feature_digest"], data["trained_on"])
+            return cls(
+                tuple(data["features"]),
+                np.array(data["mean"]),
+                np.array(data["scale"]),
+                np.array(data["weights"]),
+                float(data["bias"]),
+                float(data["threshold"]),
+                data["feature_digest"],
+                data["trained_on"],
+            )
         except FileNotFoundError:
-            raise ModelUnavailable(f"{path}: no answerability model; train it with "
-                                   "`python -m evals.train_refusal`") from None
+            raise ModelUnavailable(
+                f"{path}: no answerability model; train it with `python -m evals.train_refusal`"
+            ) from None
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelUnavailable(f"{path}: not an answerability model ({exc})") from None

@@ -23,8 +23,13 @@ from typing import Literal
 
 import numpy as np
 
-from rag.answering.answerability import (ASKS_QUANTITY, STATES_QUANTITY, AnswerabilityModel,
-                                         Evidence, features)
+from rag.answering.answerability import (
+    ASKS_QUANTITY,
+    STATES_QUANTITY,
+    AnswerabilityModel,
+    Evidence,
+    features,
+)
 from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.reader import Reader, locate
@@ -94,11 +99,13 @@ class BudgetedReader:
                 self._reader = Reader.load(self.folder(), threads=self.settings.threads)
             return self._reader
 
-    def rank(self, question: str, texts: list[str], pairs: int | None = None
-             ) -> list[tuple[int, float]]:
+    def rank(
+        self, question: str, texts: list[str], pairs: int | None = None
+    ) -> list[tuple[int, float]]:
         """(index, logit) of the first `pairs` texts (default: the budget's), best first."""
-        logits = self.load().score(question, texts[:pairs or self.settings.pairs],
-                                   self.settings.batch)
+        logits = self.load().score(
+            question, texts[: pairs or self.settings.pairs], self.settings.batch
+        )
         return sorted(enumerate(logits.tolist()), key=lambda pair: -pair[1])
 
 
@@ -113,8 +120,9 @@ def refusal_rule(settings: LLMSettings, reader: bool) -> Literal["threshold", "m
 class EvidenceStage:
     """Candidates, the reader's scores, the decision and the chosen sentences."""
 
-    def __init__(self, embedder: Embedder, settings: LLMSettings,
-                 reader: BudgetedReader | None = None) -> None:
+    def __init__(
+        self, embedder: Embedder, settings: LLMSettings, reader: BudgetedReader | None = None
+    ) -> None:
         self.embedder = embedder
         self.settings = settings
         self.reader = reader
@@ -127,11 +135,17 @@ class EvidenceStage:
             self.threshold = settings.min_evidence  # on the best sentence's score
             return
         if reader is None and decides:
-            raise ConfigError("the answerability model reads the reader's scores: turn the "
-                              "reader on (RAG_READER__ENABLED=true) or refuse by "
-                              "RAG_LLM__REFUSAL=threshold", variable="RAG_LLM__REFUSAL")
-        self.threshold = (self.model.threshold if settings.refusal_threshold is None
-                          else settings.refusal_threshold)  # on the model's probability
+            raise ConfigError(
+                "the answerability model reads the reader's scores: turn the "
+                "reader on (RAG_READER__ENABLED=true) or refuse by "
+                "RAG_LLM__REFUSAL=threshold",
+                variable="RAG_LLM__REFUSAL",
+            )
+        self.threshold = (
+            self.model.threshold
+            if settings.refusal_threshold is None
+            else settings.refusal_threshold
+        )  # on the model's probability
 
     def find(self, question: str, retrieved: Retrieved) -> Findings:
         """Everything the answerers need for one question. In a follow-up the reader and the
@@ -158,8 +172,12 @@ class EvidenceStage:
         if not pool:
             return [], np.empty((0, 0))
         focus = retrieved.focus or question
-        score(pool, vectors @ self.question_vector(retrieved), weighted_terms(question, focus),
-              bool(ASKS_QUANTITY.match(focus)))
+        score(
+            pool,
+            vectors @ self.question_vector(retrieved),
+            weighted_terms(question, focus),
+            bool(ASKS_QUANTITY.match(focus)),
+        )
         order = sorted(range(len(pool)), key=lambda i: -pool[i].score)
         return [pool[i] for i in order], vectors[order]
 
@@ -167,12 +185,15 @@ class EvidenceStage:
         """The question's meaning; in a follow-up, mostly what the turn itself asked."""
         if not retrieved.focus:
             return retrieved.vector
-        blend = FOCUS_SHARE * self.embedder.embed([retrieved.focus])[0] + (
-            1 - FOCUS_SHARE) * retrieved.vector
+        blend = (
+            FOCUS_SHARE * self.embedder.embed([retrieved.focus])[0]
+            + (1 - FOCUS_SHARE) * retrieved.vector
+        )
         return blend / np.linalg.norm(blend)
 
-    def select(self, pool: list[Candidate], vectors: np.ndarray,
-               read: list[tuple[int, float]]) -> list[Candidate]:
+    def select(
+        self, pool: list[Candidate], vectors: np.ndarray, read: list[tuple[int, float]]
+    ) -> list[Candidate]:
         """The best sentence and close runners-up that say something new (pool best
         first): by the reader's scores when it read them and chooses (RAG_READER__CHOOSE),
         else by the pool's."""
@@ -199,22 +220,37 @@ def candidates(retrieved: Retrieved) -> tuple[list[Candidate], np.ndarray]:
         spans = document.spans
         for i in document.overlapping(chunk.start, chunk.end):
             span = spans[i]
-            if ((chunk.source, span.start) in seen or not answer_like(span.text, chunk.title)
-                    or instruction_like(span.text)):  # orders to a model are never quoted
+            if (
+                (chunk.source, span.start) in seen
+                or not answer_like(span.text, chunk.title)
+                or instruction_like(span.text)
+            ):  # orders to a model are never quoted
                 continue
             seen.add((chunk.source, span.start))
-            neighbours = spans[max(i - 1, 0):i + 2]
+            neighbours = spans[max(i - 1, 0) : i + 2]
             around = set().union(*(text_terms(s.text) for s in neighbours if s is not span))
-            pool.append(Candidate(span, chunk.source, chunk.title, chunk_score,
-                                  set(text_terms(span.text)), around, neighbours))
+            pool.append(
+                Candidate(
+                    span,
+                    chunk.source,
+                    chunk.title,
+                    chunk_score,
+                    set(text_terms(span.text)),
+                    around,
+                    neighbours,
+                )
+            )
             rows.append(document.vectors[i])
     return pool, np.asarray(rows, dtype=np.float32)
 
 
 def answer_like(text: str, title: str) -> bool:
     """A statement of a few words, not the headline, a heading fragment or a question."""
-    return (sum(w.isalpha() for w in words(text)) >= MIN_WORDS and not text.endswith("?")
-            and text != title)
+    return (
+        sum(w.isalpha() for w in words(text)) >= MIN_WORDS
+        and not text.endswith("?")
+        and text != title
+    )
 
 
 def weighted_terms(question: str, focus: str) -> dict[str, float]:
@@ -224,20 +260,30 @@ def weighted_terms(question: str, focus: str) -> dict[str, float]:
     return {t: 1.0 if t in own else 1 - FOCUS_SHARE for t in content_terms(question) | own}
 
 
-def score(pool: list[Candidate], meaning: np.ndarray, question_terms: dict[str, float],
-          asks_quantity: bool = False) -> None:
+def score(
+    pool: list[Candidate],
+    meaning: np.ndarray,
+    question_terms: dict[str, float],
+    asks_quantity: bool = False,
+) -> None:
     """Set each candidate's score from meaning, weighted word overlap and chunk rank, less
     a penalty when the question asks for a number or date the sentence does not state."""
     weights = term_weights(pool, question_terms)
     total = sum(weights.values()) or 1.0
     for candidate, similarity in zip(pool, meaning):
         found = sum(w for t, w in weights.items() if t in candidate.terms)
-        nearby = sum(w for t, w in weights.items()
-                     if t not in candidate.terms and t in candidate.neighbour_terms)
+        nearby = sum(
+            w
+            for t, w in weights.items()
+            if t not in candidate.terms and t in candidate.neighbour_terms
+        )
         candidate.similarity = float(similarity)
         candidate.overlap = (found + NEIGHBOUR_CREDIT * nearby) / total
-        candidate.score = (W_MEANING * candidate.similarity + W_WORDS * candidate.overlap
-                           + W_CHUNK * candidate.chunk_score)
+        candidate.score = (
+            W_MEANING * candidate.similarity
+            + W_WORDS * candidate.overlap
+            + W_CHUNK * candidate.chunk_score
+        )
         if asks_quantity and not STATES_QUANTITY.search(candidate.span.text):
             candidate.score -= WRONG_TYPE
 
@@ -251,8 +297,9 @@ def term_weights(pool: list[Candidate], question_terms: dict[str, float]) -> dic
     return {t: w * math.log((n + 1) / (df[t] + 0.5)) for t, w in question_terms.items()}
 
 
-def evidence_of(question: str, retrieved: Retrieved, pool: list[Candidate],
-                read: list[tuple[int, float]] = ()) -> Evidence:
+def evidence_of(
+    question: str, retrieved: Retrieved, pool: list[Candidate], read: list[tuple[int, float]] = ()
+) -> Evidence:
     """What the decision is shown: the best candidate by score (pool best first), the
     reader's logits in pool order and the sentence it read best, with its neighbours."""
     best = pool[0]
@@ -260,12 +307,17 @@ def evidence_of(question: str, retrieved: Retrieved, pool: list[Candidate],
     logits = dict(read)
     top = pool[read[0][0]] if read else best
     return Evidence(
-        text=best.span.text, around=" ".join(s.text for s in best.neighbours),
-        chunk=retrieved.chunks[0][0].text if retrieved.chunks else "", score=best.score,
-        similarity=best.similarity, overlap=best.overlap,
+        text=best.span.text,
+        around=" ".join(s.text for s in best.neighbours),
+        chunk=retrieved.chunks[0][0].text if retrieved.chunks else "",
+        score=best.score,
+        similarity=best.similarity,
+        overlap=best.overlap,
         runner_up=pool[1].score if len(pool) > 1 else 0.0,
         chunk_score=retrieved.chunks[0][1] if retrieved.chunks else 0.0,
         agreement=retrieved.agreement,
         term_weights=term_weights(pool, weighted_terms(question, focus)),
-        logits=tuple(logits[i] for i in sorted(logits)), read_text=top.span.text,
-        read_around=" ".join(s.text for s in top.neighbours))
+        logits=tuple(logits[i] for i in sorted(logits)),
+        read_text=top.span.text,
+        read_around=" ".join(s.text for s in top.neighbours),
+    )

@@ -34,8 +34,15 @@ class ExtractiveAnswerer:
 def compose(chosen: list[Candidate]) -> Draft:
     """Join the quotes, each followed by the marker of its citation."""
     citations = [
-        Citation(index=n, source=c.source, title=c.title, quote=c.span.text,
-                 start=c.span.start, end=c.span.end, score=round(c.score, 4))
+        Citation(
+            index=n,
+            source=c.source,
+            title=c.title,
+            quote=c.span.text,
+            start=c.span.start,
+            end=c.span.end,
+            score=round(c.score, 4),
+        )
         for n, c in enumerate(chosen, 1)
     ]
     text = " ".join(f"{c.quote} [{c.index}]" for c in citations)

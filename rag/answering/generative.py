@@ -64,7 +64,9 @@ class GenerativeAnswerer:
         checked = Checked()
         text, done = "", 0
         try:  # closing(): a reader who stops reading stops the model at once (and frees it)
-            with closing(self.llm.stream(prompt(question, passages, self.settings.max_sentences))) as reply:
+            with closing(
+                self.llm.stream(prompt(question, passages, self.settings.max_sentences))
+            ) as reply:
                 for delta in reply:
                     text += delta
                     ready, count = settled(text)
@@ -117,21 +119,36 @@ class Checked:
     def cite(self, support: Support) -> int:
         """The index of the citation for this quote, added on first use."""
         for c in self.citations:
-            if (c.source, c.start, c.end) == (support.passage.source, support.quote.start,
-                                               support.quote.end):
+            if (c.source, c.start, c.end) == (
+                support.passage.source,
+                support.quote.start,
+                support.quote.end,
+            ):
                 return c.index
-        self.citations.append(Citation(
-            index=len(self.citations) + 1, source=support.passage.source,
-            title=support.passage.title, quote=support.quote.text, start=support.quote.start,
-            end=support.quote.end, score=support.score))
+        self.citations.append(
+            Citation(
+                index=len(self.citations) + 1,
+                source=support.passage.source,
+                title=support.passage.title,
+                quote=support.quote.text,
+                start=support.quote.start,
+                end=support.quote.end,
+                score=support.score,
+            )
+        )
         return len(self.citations)
 
     def draft(self, replacement: Draft | None = None, fallback: str | None = None) -> Draft:
         """The finished draft, or the replacement the model's answer fell back to."""
-        checked = Verification(sentences=self.kept + len(self.dropped) + self.refusal_said,
-                               kept=self.kept, attributed=self.attributed,
-                               dropped=len(self.dropped), dropped_sentences=self.dropped,
-                               model_refused=self.refusal_said, fallback=fallback)
+        checked = Verification(
+            sentences=self.kept + len(self.dropped) + self.refusal_said,
+            kept=self.kept,
+            attributed=self.attributed,
+            dropped=len(self.dropped),
+            dropped_sentences=self.dropped,
+            model_refused=self.refusal_said,
+            fallback=fallback,
+        )
         if replacement is not None:
             replacement.verification = checked
             return replacement
@@ -145,25 +162,35 @@ def passages_for(pool: list[Candidate], retrieved: Retrieved, limit: int) -> lis
     for candidate in pool:
         if len(chosen) == limit:
             break
-        if any(p.source == candidate.source and p.start <= candidate.span.start < p.end
-               for p in chosen):
+        if any(
+            p.source == candidate.source and p.start <= candidate.span.start < p.end for p in chosen
+        ):
             continue
         chunk = next(c for c, _ in retrieved.chunks if c.source == candidate.source)
         document = retrieved.sentences[(chunk.source, chunk.content_hash)]
         spans = document.spans
         at = next(i for i, s in enumerate(spans) if s.start == candidate.span.start)
         # its neighbours too, unless one gives orders to a model: that is never shown to one
-        around = [s for s in spans[max(at - 1, 0):at + 2]
-                  if s is spans[at] or not instruction_like(s.text)]
+        around = [
+            s
+            for s in spans[max(at - 1, 0) : at + 2]
+            if s is spans[at] or not instruction_like(s.text)
+        ]
         start, end = around[0].start, around[-1].end
-        chosen.append(Passage(len(chosen) + 1, chunk.source, chunk.title,
-                              document.text[start:end], start, end))
+        chosen.append(
+            Passage(
+                len(chosen) + 1, chunk.source, chunk.title, document.text[start:end], start, end
+            )
+        )
     return chosen
 
 
 EXAMPLE = [  # one worked exchange: small models copy its form, citations included
-    {"role": "user", "content": f"{BEGIN}\n[1] The bridge opened in May 2019 after four years of "
-     f"work.\n\n[2] It carries 40,000 cars a day.\n{END}\n\nQuestion: When did the bridge open?"},
+    {
+        "role": "user",
+        "content": f"{BEGIN}\n[1] The bridge opened in May 2019 after four years of "
+        f"work.\n\n[2] It carries 40,000 cars a day.\n{END}\n\nQuestion: When did the bridge open?",
+    },
     {"role": "assistant", "content": "The bridge opened in May 2019 [1]."},
 ]
 
@@ -172,12 +199,17 @@ def prompt(question: str, passages: list[Passage], max_sentences: int) -> list[M
     """The rules and a worked example, then the numbered passages between delimiters, then
     the question."""
     blocks = "\n\n".join(f"[{p.number}] {inert(p.text)}" for p in passages)
-    return [{"role": "system", "content": SYSTEM.format(sentences=max_sentences)}, *EXAMPLE,
-            {"role": "user", "content": f"{BEGIN}\n{blocks}\n{END}\n\nQuestion: {inert(question)}"}]
+    return [
+        {"role": "system", "content": SYSTEM.format(sentences=max_sentences)},
+        *EXAMPLE,
+        {"role": "user", "content": f"{BEGIN}\n{blocks}\n{END}\n\nQuestion: {inert(question)}"},
+    ]
 
 
 def inert(text: str) -> str:
     """Text that cannot close the sources block or open a chat turn."""
-    return re.sub(r"<<<|>>>|<\|im_(?:start|end)\|>",
-                  lambda m: m.group().replace("<", "‹").replace(">", "›"), text)
-
+    return re.sub(
+        r"<<<|>>>|<\|im_(?:start|end)\|>",
+        lambda m: m.group().replace("<", "‹").replace(">", "›"),
+        text,
+    )

@@ -26,18 +26,29 @@ CPUINFO = Path("/proc/cpuinfo")
 
 # llama.cpp's name for each x86 feature a build may use, its CMake switch, and the
 # /proc/cpuinfo flag of a CPU that runs it. A build turns on those of BASE this CPU has;
-BASE = (("AVX", "GGML_AVX", "avx"), ("AVX2", "GGML_AVX2", "avx2"), ("FMA", "GGML_FMA", "fma"),
-        ("F16C", "GGML_F16C", "f16c"), ("BMI2", "GGML_BMI2", "bmi2"))
+BASE = (
+    ("AVX", "GGML_AVX", "avx"),
+    ("AVX2", "GGML_AVX2", "avx2"),
+    ("FMA", "GGML_FMA", "fma"),
+    ("F16C", "GGML_F16C", "f16c"),
+    ("BMI2", "GGML_BMI2", "bmi2"),
+)
 # those of WIDE too, unless the CPU has AMX: the native builds that crashed there had them,
 # the fault was not isolated from AMX, and the build the crash report confirmed safe had
 # none of them. Elsewhere they make prompts 1.45x faster (README, "The local model's build").
-WIDE = (("AVX_VNNI", "GGML_AVX_VNNI", "avx_vnni"), ("AVX512", "GGML_AVX512", "avx512f"),
-        ("AVX512_VBMI", "GGML_AVX512_VBMI", "avx512vbmi"),
-        ("AVX512_VNNI", "GGML_AVX512_VNNI", "avx512_vnni"),
-        ("AVX512_BF16", "GGML_AVX512_BF16", "avx512_bf16"))
+WIDE = (
+    ("AVX_VNNI", "GGML_AVX_VNNI", "avx_vnni"),
+    ("AVX512", "GGML_AVX512", "avx512f"),
+    ("AVX512_VBMI", "GGML_AVX512_VBMI", "avx512vbmi"),
+    ("AVX512_VNNI", "GGML_AVX512_VNNI", "avx512_vnni"),
+    ("AVX512_BF16", "GGML_AVX512_BF16", "avx512_bf16"),
+)
 # and never AMX, whose matrix code is what crashes (only AMX_INT8 is reported).
-AMX = (("AMX_INT8", "GGML_AMX_INT8", "amx_int8"), ("AMX_TILE", "GGML_AMX_TILE", "amx_tile"),
-       ("AMX_BF16", "GGML_AMX_BF16", "amx_bf16"))
+AMX = (
+    ("AMX_INT8", "GGML_AMX_INT8", "amx_int8"),
+    ("AMX_TILE", "GGML_AMX_TILE", "amx_tile"),
+    ("AMX_BF16", "GGML_AMX_BF16", "amx_bf16"),
+)
 ALL = BASE + WIDE + AMX
 CPU_FLAG = {name: flag for name, _, flag in ALL}
 
@@ -52,19 +63,22 @@ class Build:
     def problem(self, cpu: frozenset[str]) -> str | None:
         """Why this build must not run on a CPU with these flags, or None."""
         if "AMX_INT8" in self.features:
-            return ("llama.cpp was built with AMX (the native build on an AMX CPU), whose "
-                    f"matrix code segfaults while answering (llama.cpp #20824): {FIX}")
+            return (
+                "llama.cpp was built with AMX (the native build on an AMX CPU), whose "
+                f"matrix code segfaults while answering (llama.cpp #20824): {FIX}"
+            )
         missing = sorted(f for f in self.features if f in CPU_FLAG and CPU_FLAG[f] not in cpu)
         if missing and cpu:
-            return (f"llama.cpp was built for {', '.join(missing)}, which this CPU lacks "
-                    f"(built on another machine?): {FIX}")
+            return (
+                f"llama.cpp was built for {', '.join(missing)}, which this CPU lacks "
+                f"(built on another machine?): {FIX}"
+            )
         return None
 
     def unlike(self, wanted: frozenset[str]) -> list[str]:
         """How this build's x86 features differ from the wanted ones ([] if not at all)."""
         found = self.features & set(CPU_FLAG)
-        return ([f"+{f}" for f in sorted(found - wanted)]
-                + [f"-{f}" for f in sorted(wanted - found)])
+        return [f"+{f}" for f in sorted(found - wanted)] + [f"-{f}" for f in sorted(wanted - found)]
 
 
 def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
@@ -92,8 +106,9 @@ def cmake_args(cpu: frozenset[str]) -> str:
         return ""
     on = wanted(cpu)
     switches = [f"-D{switch}={'ON' if name in on else 'OFF'}" for name, switch, _ in ALL]
-    return " ".join(["-DGGML_NATIVE=OFF", "-DGGML_SSE42=" + ("ON" if "sse4_2" in cpu else "OFF"),
-                     *switches])
+    return " ".join(
+        ["-DGGML_NATIVE=OFF", "-DGGML_SSE42=" + ("ON" if "sse4_2" in cpu else "OFF"), *switches]
+    )
 
 
 def wheel_dir(cpu: frozenset[str]) -> Path:
@@ -149,16 +164,20 @@ def installed() -> Build:
     """The installed llama-cpp-python's build, read in a child process; LLMUnavailable if
     it is missing or crashes there."""
     try:
-        probe = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                               timeout=120)
+        probe = subprocess.run(
+            [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120
+        )
     except subprocess.TimeoutExpired:
         raise LLMUnavailable("llama.cpp did not report its build within 120 s") from None
     if probe.returncode != 0:
         if "No module named 'llama_cpp'" in probe.stderr:
-            raise LLMUnavailable("the llamacpp provider needs llama-cpp-python: make local "
-                                 "(compiles it, 5-9 min)")
-        raise LLMUnavailable(f"llama.cpp failed on loading ({exit_reason(probe.returncode)}): "
-                             f"{last_line(probe.stderr)}; {FIX}")
+            raise LLMUnavailable(
+                "the llamacpp provider needs llama-cpp-python: make local (compiles it, 5-9 min)"
+            )
+        raise LLMUnavailable(
+            f"llama.cpp failed on loading ({exit_reason(probe.returncode)}): "
+            f"{last_line(probe.stderr)}; {FIX}"
+        )
     return parse(probe.stdout)
 
 
@@ -217,8 +236,11 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if differs := not_ours(cpu, build):
-        print(f"error: the installed llama.cpp is not the build scripts/install-llama.sh makes "
-              f"for this CPU: {differs}; {FIX}", file=sys.stderr)
+        print(
+            f"error: the installed llama.cpp is not the build scripts/install-llama.sh makes "
+            f"for this CPU: {differs}; {FIX}",
+            file=sys.stderr,
+        )
         return 1
     print(f"llama.cpp build ok: {build.info}")
     return 0

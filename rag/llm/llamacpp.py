@@ -43,8 +43,23 @@ MAX_BACKOFF_S = 30.0  # between failed starts
 GRACE_S = 2.0  # how long a broken reply waits to see whether the child died
 # What the child inherits: what a Python process needs, and no more. llama_cpp.server reads
 # its settings from unprefixed variables too (PORT, CONFIG_FILE, SSL_KEYFILE, ...).
-INHERITED = ("PATH", "HOME", "USER", "LANG", "LC_", "TMPDIR", "TEMP", "TMP", "PYTHON",
-             "VIRTUAL_ENV", "LD_LIBRARY_PATH", "OMP_", "OPENBLAS_", "GGML_", "XDG_")
+INHERITED = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LANG",
+    "LC_",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "PYTHON",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "OMP_",
+    "OPENBLAS_",
+    "GGML_",
+    "XDG_",
+)
 
 
 @dataclass(frozen=True)
@@ -146,7 +161,7 @@ class ModelProcess:
             if child is None:
                 failed += 1
                 with self._state:
-                    self._state.wait_for(lambda: self._closing, min(2.0 ** failed, MAX_BACKOFF_S))
+                    self._state.wait_for(lambda: self._closing, min(2.0**failed, MAX_BACKOFF_S))
                 continue
             failed = 0
             child.process.wait()
@@ -165,13 +180,27 @@ class ModelProcess:
             self._failure = None  # a new try: whoever asks now waits for it
         port = free_port()
         process = subprocess.Popen(  # a session of its own: a Ctrl-C meant for us is not its
-            command(self.path, self.settings, port), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_environment(self.key),
-            start_new_session=True)
+            command(self.path, self.settings, port),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=child_environment(self.key),
+            start_new_session=True,
+        )
         self._process = process
-        child = Child(process, OpenAICompatibleLLM(self.settings.model_copy(update={
-            "base_url": f"http://127.0.0.1:{port}/v1", "api_key": SecretStr(self.key),
-            "openai_model": "local", "retries": 0})))
+        child = Child(
+            process,
+            OpenAICompatibleLLM(
+                self.settings.model_copy(
+                    update={
+                        "base_url": f"http://127.0.0.1:{port}/v1",
+                        "api_key": SecretStr(self.key),
+                        "openai_model": "local",
+                        "retries": 0,
+                    }
+                )
+            ),
+        )
         if not self._until_ready(child, port):
             stop(process)
             self._failed(child.reason())
@@ -190,8 +219,12 @@ class ModelProcess:
             if child.process.poll() is not None:
                 return False
             try:
-                if httpx.get(url, headers={"authorization": f"Bearer {self.key}"},
-                             timeout=2).status_code == 200:
+                if (
+                    httpx.get(
+                        url, headers={"authorization": f"Bearer {self.key}"}, timeout=2
+                    ).status_code
+                    == 200
+                ):
                     return True
             except httpx.TransportError:
                 pass
@@ -213,8 +246,10 @@ class ModelProcess:
             child.process.wait(GRACE_S)
         except subprocess.TimeoutExpired:
             return error
-        return LLMUnavailable(f"the local model's process died while answering "
-                              f"({child.reason()}); it is being started again")
+        return LLMUnavailable(
+            f"the local model's process died while answering "
+            f"({child.reason()}); it is being started again"
+        )
 
     def close(self) -> None:
         """Stop the child for good."""
@@ -229,10 +264,20 @@ class ModelProcess:
 def command(path: Path, settings: LLMSettings, port: int) -> list[str]:
     """The child's command line: llama_cpp.server's own options."""
     threads = str(settings.threads or os.cpu_count() or 1)
-    options = {"model": str(path), "model_alias": "local", "host": "127.0.0.1",
-               "port": str(port), "n_ctx": str(settings.context_tokens), "n_threads": threads,
-               "n_threads_batch": threads, "n_gpu_layers": "0", "chat_format": "chatml",
-               "seed": "0", "interrupt_requests": "False", "verbose": "False"}
+    options = {
+        "model": str(path),
+        "model_alias": "local",
+        "host": "127.0.0.1",
+        "port": str(port),
+        "n_ctx": str(settings.context_tokens),
+        "n_threads": threads,
+        "n_threads_batch": threads,
+        "n_gpu_layers": "0",
+        "chat_format": "chatml",
+        "seed": "0",
+        "interrupt_requests": "False",
+        "verbose": "False",
+    }
     flags = [item for name, value in options.items() for item in (f"--{name}", value)]
     return [sys.executable, "-m", "rag.llm.model_process", str(os.getpid()), *flags]
 

@@ -16,7 +16,7 @@ def orphaned_exit(parent: int) -> None:
     """Exit at once when this process's parent is no longer the one that started it."""
     while os.getppid() == parent:
         time.sleep(0.5)
-    os._exit(0)  # noqa: SLF001 - nothing of the server's needs saving: exit without cleanup
+    os._exit(0)
 
 
 def main() -> None:

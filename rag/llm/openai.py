@@ -16,8 +16,13 @@ from contextlib import contextmanager
 
 import httpx
 from httpx_sse import EventSource, SSEError
-from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt,
-                      wait_exponential)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from rag.errors import LLMBadReply, LLMTimeout, LLMUnavailable
 from rag.llm.base import Message
@@ -38,7 +43,8 @@ class OpenAICompatibleLLM:
         self.client = client or httpx.Client(
             base_url=settings.base_url.rstrip("/") + "/",
             timeout=httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0)),
-            headers={"authorization": f"Bearer {key}"} if key else {})
+            headers={"authorization": f"Bearer {key}"} if key else {},
+        )
 
     def complete(self, messages: list[Message]) -> str:
         """The whole reply, from one non-streaming request."""
@@ -49,8 +55,10 @@ class OpenAICompatibleLLM:
             except httpx.HTTPError as exc:
                 raise broken_off(self.settings, "reply", exc) from None
             except (ValueError, LookupError, TypeError):
-                raise LLMBadReply(f"{self.settings.base_url} sent a reply that is not a chat "
-                                     f"completion: {response.text[:200]!r}") from None
+                raise LLMBadReply(
+                    f"{self.settings.base_url} sent a reply that is not a chat "
+                    f"completion: {response.text[:200]!r}"
+                ) from None
 
     def stream(self, messages: list[Message]) -> Generator[str, None, None]:
         """The reply as server-sent deltas; closing the iterator closes the connection."""
@@ -65,21 +73,30 @@ class OpenAICompatibleLLM:
                     if delta := content_of(data):
                         yield delta
             except SSEError:  # before HTTPError, which it subclasses: the reply is no event stream
-                raise LLMBadReply(f"{self.settings.base_url} answered a streamed request with "
-                                     f"{response.headers.get('content-type')!r}, not an event "
-                                     "stream") from None
+                raise LLMBadReply(
+                    f"{self.settings.base_url} answered a streamed request with "
+                    f"{response.headers.get('content-type')!r}, not an event "
+                    "stream"
+                ) from None
             except httpx.HTTPError as exc:
                 raise broken_off(self.settings, "stream", exc) from None
         # a server that dies mid-answer may close cleanly: without [DONE] the reply is cut short
-        raise LLMBadReply(f"{self.settings.base_url}: the stream ended before [DONE]; "
-                             "the reply is incomplete")
+        raise LLMBadReply(
+            f"{self.settings.base_url}: the stream ended before [DONE]; the reply is incomplete"
+        )
 
     @contextmanager
     def request(self, messages: list[Message], *, stream: bool) -> Iterator[httpx.Response]:
         """The endpoint's response once it is a success, after retries; closed on exit."""
-        response = self.send({
-            "model": self.settings.openai_model, "messages": messages, "stream": stream,
-            "temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens})
+        response = self.send(
+            {
+                "model": self.settings.openai_model,
+                "messages": messages,
+                "stream": stream,
+                "temperature": self.settings.temperature,
+                "max_tokens": self.settings.max_tokens,
+            }
+        )
         try:
             yield response
         finally:
@@ -94,8 +111,12 @@ class OpenAICompatibleLLM:
             asked = state.outcome.exception().wait  # type: ignore[union-attr]
             return exponential(state) if asked is None else min(asked, MAX_BACKOFF_S)
 
-        retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait, reraise=True,
-                            retry=retry_if_exception_type(Retryable))
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait,
+            reraise=True,
+            retry=retry_if_exception_type(Retryable),
+        )
         try:
             return retrying(self.send_once, body)
         except Retryable as failure:
@@ -104,20 +125,23 @@ class OpenAICompatibleLLM:
     def send_once(self, body: dict) -> httpx.Response:
         """One POST: a 2xx response, open; Retryable for what may pass on a second try."""
         try:
-            response = self.client.send(self.client.build_request(
-                "POST", "chat/completions", json=body), stream=True)
+            response = self.client.send(
+                self.client.build_request("POST", "chat/completions", json=body), stream=True
+            )
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             kind = LLMTimeout if isinstance(exc, httpx.TimeoutException) else LLMUnavailable
-            raise Retryable(f"cannot reach {self.settings.base_url}: {exc or type(exc).__name__}",
-                            kind) from None
+            raise Retryable(
+                f"cannot reach {self.settings.base_url}: {exc or type(exc).__name__}", kind
+            ) from None
         if response.is_success:
             return response
         try:
             response.read()
         finally:
             response.close()
-        problem = (f"{self.settings.base_url} answered {response.status_code}: "
-                   f"{error_text(response)}")
+        problem = (
+            f"{self.settings.base_url} answered {response.status_code}: {error_text(response)}"
+        )
         if response.status_code not in RETRY_STATUS:
             raise LLMBadReply(problem)
         raise Retryable(problem, LLMBadReply, wait=retry_after(response))
@@ -127,8 +151,9 @@ class Retryable(Exception):
     """A failed attempt that may pass on a second try: the error it becomes when retries run
     out, and the wait the endpoint asked for (Retry-After), if it did."""
 
-    def __init__(self, problem: str, kind: type[LLMUnavailable], *,
-                 wait: float | None = None) -> None:
+    def __init__(
+        self, problem: str, kind: type[LLMUnavailable], *, wait: float | None = None
+    ) -> None:
         super().__init__(problem)
         self.kind = kind
         self.wait = wait
@@ -146,15 +171,18 @@ def content_of(data: str) -> str:
     try:
         chunk = json.loads(data)
     except ValueError:
-        raise LLMBadReply(f"the endpoint streamed a chunk that is not JSON: {data[:200]!r}") from None
+        raise LLMBadReply(
+            f"the endpoint streamed a chunk that is not JSON: {data[:200]!r}"
+        ) from None
     if isinstance(chunk, dict) and "error" in chunk:
         raise LLMBadReply(f"the endpoint failed mid-stream: {message_of(chunk['error'])}")
     try:
         choices = chunk.get("choices") or [{}]
         return (choices[0].get("delta") or {}).get("content") or ""
     except (AttributeError, LookupError, TypeError):
-        raise LLMBadReply("the endpoint streamed a chunk that is not a chat completion "
-                             f"chunk: {data[:200]!r}") from None
+        raise LLMBadReply(
+            f"the endpoint streamed a chunk that is not a chat completion chunk: {data[:200]!r}"
+        ) from None
 
 
 def error_text(response: httpx.Response) -> str:

@@ -26,8 +26,9 @@ class Background:
     ready once `health` answers 200, its stderr shown if it dies first."""
 
     def __init__(self, command: list[str], port: int, health: str, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         self.url = f"http://127.0.0.1:{port}"
         self.wait_until_up(health)
 
@@ -63,8 +64,12 @@ class Server(Background):
 
     def __init__(self, store: Path, **env: str) -> None:
         port = free_port()
-        super().__init__([RAG, "serve", "--host", "127.0.0.1", "--port", str(port)], port,
-                         "/healthz", os.environ | {"RAG_STORE__PATH": str(store)} | env)
+        super().__init__(
+            [RAG, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            port,
+            "/healthz",
+            os.environ | {"RAG_STORE__PATH": str(store)} | env,
+        )
 
     def client(self) -> httpx.Client:
         """An HTTP client for this server."""

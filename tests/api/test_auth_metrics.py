@@ -24,9 +24,13 @@ def test_with_keys_every_route_but_healthz_needs_one(locked: Server) -> None:
     ask = {"question": "Which article of the UN Charter does the defence clause invoke?"}
     with locked.client() as anonymous:
         assert anonymous.get("/healthz").status_code == 200
-        for response in (anonymous.post("/v1/ask", json=ask), anonymous.get("/v1/documents"),
-                         anonymous.get("/readyz"), anonymous.get("/metrics"),
-                         anonymous.get("/openapi.json")):
+        for response in (
+            anonymous.post("/v1/ask", json=ask),
+            anonymous.get("/v1/documents"),
+            anonymous.get("/readyz"),
+            anonymous.get("/metrics"),
+            anonymous.get("/openapi.json"),
+        ):
             assert response.status_code == 401
             assert response.json()["error"]["code"] == "unauthorized"
         wrong = anonymous.post("/v1/ask", json=ask, headers={"authorization": "Bearer nope"})
@@ -57,7 +61,9 @@ def test_metrics_count_requests_and_latency_per_route(client: httpx.Client) -> N
     assert after.headers["content-type"].startswith("text/plain")
     for status in ("200", "422"):
         labels = {"method": "POST", "route": "/v1/search", "status": status}
-        assert metric(after.text, "rag_http_requests_total", **labels) == metric(
-            before, "rag_http_requests_total", **labels) + 1
+        assert (
+            metric(after.text, "rag_http_requests_total", **labels)
+            == metric(before, "rag_http_requests_total", **labels) + 1
+        )
     assert metric(after.text, "rag_http_request_seconds_count", route="/v1/search") >= 2
     assert "rag_documents_ingested_total" in after.text or "rag_documents_ingested" in after.text

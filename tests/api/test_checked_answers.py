@@ -19,23 +19,34 @@ def script(seeded) -> tuple[str, int, int]:
     passages = shown_passages(seeded)
     right = next(p.number for p in passages if "Lavrov" in p.text)
     wrong = next(p.number for p in passages if "Lavrov" not in p.text)
-    reply = (f"Foreign Minister Sergey Lavrov accompanied Putin [{right}]. "
-             f"Putin was accompanied by Health Minister Mikhail Murashko [{wrong}]. "
-             f"Lavrov brought 500 advisers [{right}].")
+    reply = (
+        f"Foreign Minister Sergey Lavrov accompanied Putin [{right}]. "
+        f"Putin was accompanied by Health Minister Mikhail Murashko [{wrong}]. "
+        f"Lavrov brought 500 advisers [{right}]."
+    )
     return reply, right, wrong
 
 
 @pytest.fixture(scope="module")
 def client(served_store, script) -> Iterator[httpx.Client]:
-    with Server(served_store, RAG_LLM__PROVIDER="fake", RAG_LLM__FAKE_REPLIES=json.dumps([script[0]]),
-                RAG_LLM__FAKE_DELAY_MS="10") as running, running.client() as c:
+    with (
+        Server(
+            served_store,
+            RAG_LLM__PROVIDER="fake",
+            RAG_LLM__FAKE_REPLIES=json.dumps([script[0]]),
+            RAG_LLM__FAKE_DELAY_MS="10",
+        ) as running,
+        running.client() as c,
+    ):
         yield c
 
 
 def test_the_json_answer_keeps_only_the_supported_sentence(client: httpx.Client) -> None:
     body = client.post("/v1/ask", json={"question": QUESTION}).json()
     assert body["answer"] == "Foreign Minister Sergey Lavrov accompanied Putin. [1]"
-    assert [c["index"] for c in body["citations"]] == [1] and "Lavrov" in body["citations"][0]["quote"]
+    assert [c["index"] for c in body["citations"]] == [1] and "Lavrov" in body["citations"][0][
+        "quote"
+    ]
     checked = body["verification"]
     assert checked["dropped"] == 2 and checked["kept"] == 1
     assert "Murashko" not in body["answer"] and "500" not in body["answer"]

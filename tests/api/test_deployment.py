@@ -33,40 +33,69 @@ def served_chunks(url: str) -> list[dict]:
     import chromadb
 
     address = httpx.URL(url)
-    collection = chromadb.HttpClient(host=address.host, port=address.port).get_collection("articles")
+    collection = chromadb.HttpClient(host=address.host, port=address.port).get_collection(
+        "articles"
+    )
     got = collection.get(include=["documents", "metadatas"])
-    return [{"text": t, "source": m["source"], "start": m["start"]}
-            for t, m in zip(got["documents"], got["metadatas"])]
+    return [
+        {"text": t, "source": m["source"], "start": m["start"]}
+        for t, m in zip(got["documents"], got["metadatas"])
+    ]
 
 
 def first_hit(url: str, query: str) -> tuple[str, tuple[str, int] | None]:
     """(the worker's pid, the first hit's source and start) for a search on a connection of
     its own, so that either worker may take it."""
-    response = httpx.post(f"{url}/v1/search", json={"query": query, "top_k": 1},
-                          headers={"connection": "close"}, timeout=60)
+    response = httpx.post(
+        f"{url}/v1/search",
+        json={"query": query, "top_k": 1},
+        headers={"connection": "close"},
+        timeout=60,
+    )
     assert response.status_code == 200, response.text
     hits = response.json()
     return response.headers["x-rag-worker"], (hits[0]["source"], hits[0]["start"]) if hits else None
 
 
 def test_two_workers_behind_a_chroma_server_find_every_chunk_ingested_while_they_serve(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     chroma_port = free_port()
-    with Background([CHROMA, "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
-                     "--port", str(chroma_port)], chroma_port, "/api/v2/heartbeat",
-                    dict(os.environ)) as chroma:
-        env = os.environ | {"RAG_STORE__URL": chroma.url,
-                            "RAG_STORE__PATH": str(tmp_path / "never-written")}
+    with Background(
+        [
+            CHROMA,
+            "run",
+            "--path",
+            str(tmp_path / "chroma"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(chroma_port),
+        ],
+        chroma_port,
+        "/api/v2/heartbeat",
+        dict(os.environ),
+    ) as chroma:
+        env = os.environ | {
+            "RAG_STORE__URL": chroma.url,
+            "RAG_STORE__PATH": str(tmp_path / "never-written"),
+        }
         port = free_port()
-        with Background([RAG, "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
-                        port, "/readyz", env) as api:
+        with Background(
+            [RAG, "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
+            port,
+            "/readyz",
+            env,
+        ) as api:
             ingested = rag("ingest", str(SEEDS), env=env)  # another process, while they serve
             assert ingested.returncode == 0, ingested.stderr
             done = time.monotonic()
             assert "indexed 5" in ingested.stdout
 
             chunks = served_chunks(chroma.url)
-            assert len(chunks) > 20 and {c["source"] for c in chunks} == {p.name for p in SEEDS.glob("*.txt")}
+            assert len(chunks) > 20 and {c["source"] for c in chunks} == {
+                p.name for p in SEEDS.glob("*.txt")
+            }
             found: dict[int, set[str]] = {}  # chunk: the workers that found it first
             with ThreadPoolExecutor(BURST) as pool:
                 while len(found) < len(chunks) or any(len(w) < 2 for w in found.values()):
@@ -74,11 +103,17 @@ def test_two_workers_behind_a_chroma_server_find_every_chunk_ingested_while_they
                         if len(found.get(number, ())) == 2:
                             continue
                         # A burst at once: while one worker searches, the other accepts.
-                        for worker, hit in pool.map(first_hit, [api.url] * BURST, [chunk["text"]] * BURST):
+                        for worker, hit in pool.map(
+                            first_hit, [api.url] * BURST, [chunk["text"]] * BURST
+                        ):
                             if hit == (chunk["source"], chunk["start"]):
                                 found.setdefault(number, set()).add(worker)
                             else:  # not yet followed: allowed only until the deadline
-                                assert time.monotonic() - done < FOLLOW_DEADLINE, (worker, chunk, hit)
+                                assert time.monotonic() - done < FOLLOW_DEADLINE, (
+                                    worker,
+                                    chunk,
+                                    hit,
+                                )
                     assert time.monotonic() - done < 180, "the two workers did not both answer"
             assert len({w for workers in found.values() for w in workers}) == 2
 
@@ -93,16 +128,22 @@ def test_two_workers_behind_a_chroma_server_find_every_chunk_ingested_while_they
                     seen.add(worker)
                 assert time.monotonic() - deleted < FOLLOW_DEADLINE or hit[0] != gone
                 assert time.monotonic() - deleted < 120
-            index = make_index(load_settings(store={"url": chroma.url}).store, MiniLMEmbedder.name,
-                               MiniLMEmbedder.dimension)
+            index = make_index(
+                load_settings(store={"url": chroma.url}).store,
+                MiniLMEmbedder.name,
+                MiniLMEmbedder.dimension,
+            )
             mirror = index.open(create=False).keywords  # this process's own copy
-            assert mirror.search("Article 51", 5) and all(c.source != gone
-                                                         for c, _ in mirror.search("Article 51", 50))
+            assert mirror.search("Article 51", 5) and all(
+                c.source != gone for c, _ in mirror.search("Article 51", 50)
+            )
         assert not (tmp_path / "never-written").exists()  # server mode writes no local folder
 
 
 def test_several_workers_need_server_mode(tmp_path: Path) -> None:
-    result = rag("serve", "--workers", "2", env=os.environ | {"RAG_STORE__PATH": str(tmp_path / "s")})
+    result = rag(
+        "serve", "--workers", "2", env=os.environ | {"RAG_STORE__PATH": str(tmp_path / "s")}
+    )
     assert result.returncode != 0 and "RAG_STORE__URL" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -117,7 +158,8 @@ def test_a_silent_chroma_server_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 
 def test_a_second_terminal_goes_through_the_server_that_holds_the_store(
-        store: Path, tmp_path: Path) -> None:
+    store: Path, tmp_path: Path
+) -> None:
     env = os.environ | {"RAG_STORE__PATH": str(store), "RAG_API__KEYS": KEY}
     note = tmp_path / "005_new.txt"
     note.write_text("Title: Harbour news\n\nThe icebreaker Arktika docked at Rajin on Tuesday.\n")
@@ -128,14 +170,24 @@ def test_a_second_terminal_goes_through_the_server_that_holds_the_store(
         assert "Lavrov" in asked.stdout and "[1]" in asked.stdout
 
         added = rag("ingest", str(note), env=env)
-        assert added.returncode == 0 and added.stdout.startswith("indexed 1, unchanged 0"), added.stderr
-        with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {KEY}"}) as client:
+        assert added.returncode == 0 and added.stdout.startswith("indexed 1, unchanged 0"), (
+            added.stderr
+        )
+        with httpx.Client(
+            base_url=server.url, headers={"authorization": f"Bearer {KEY}"}
+        ) as client:
             assert "005_new.txt" in {d["source"] for d in client.get("/v1/documents").json()}
-        answer = json.loads(rag("ask", "--json", "Which icebreaker docked at Rajin?", env=env).stdout)
+        answer = json.loads(
+            rag("ask", "--json", "Which icebreaker docked at Rajin?", env=env).stdout
+        )
         assert answer["citations"][0]["source"] == "005_new.txt"
         assert "Arktika" in answer["citations"][0]["quote"]
         listed = rag("documents", env=env)
-        assert listed.returncode == 0 and "005_new.txt" in listed.stdout and "6 document(s)" in listed.stderr
+        assert (
+            listed.returncode == 0
+            and "005_new.txt" in listed.stdout
+            and "6 document(s)" in listed.stderr
+        )
 
         wrong = rag("search", "treaty", env=env | {"RAG_API__KEYS": "another-key-0000"})
         assert wrong.returncode == 1 and "missing or wrong API key" in wrong.stderr
@@ -147,11 +199,13 @@ def test_a_second_terminal_goes_through_the_server_that_holds_the_store(
             assert "Traceback" not in result.stderr
     # Once the server is gone the terminal opens the folder itself again, and it is whole.
     again = rag("ingest", str(SEEDS), str(note), env=env)
-    assert again.stdout.startswith("indexed 0, unchanged 6") and "asking the server" not in again.stderr
+    assert (
+        again.stdout.startswith("indexed 0, unchanged 6")
+        and "asking the server" not in again.stderr
+    )
 
 
-def test_a_process_holding_the_store_refuses_others_until_it_lets_go(
-        store: Path, embedder) -> None:  # noqa: ANN001
+def test_a_process_holding_the_store_refuses_others_until_it_lets_go(store: Path, embedder) -> None:
     env = os.environ | {"RAG_STORE__PATH": str(store)}
     pipeline = build_pipeline(load_settings(store={"path": store}), embedder=embedder)
     assert pipeline.search("Article 51")  # opens the folder, taking its lock

@@ -15,8 +15,10 @@ def test_healthz_and_readyz(client: httpx.Client) -> None:
 
 
 def test_ask_answers_with_a_citation_to_article_51(client: httpx.Client) -> None:
-    response = client.post("/v1/ask", json={
-        "question": "Which article of the UN Charter does the defence clause invoke?"})
+    response = client.post(
+        "/v1/ask",
+        json={"question": "Which article of the UN Charter does the defence clause invoke?"},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["refused"] is False and "[1]" in body["answer"]
@@ -34,17 +36,20 @@ def test_an_answer_carries_what_it_was_built_from(client: httpx.Client) -> None:
     for cited in body["citations"]:
         document = client.get(f"/v1/documents/{cited['source']}/text").json()
         text = document["text"]
-        assert text[cited["start"]:cited["end"]] == cited["quote"]
+        assert text[cited["start"] : cited["end"]] == cited["quote"]
         around = cited["before"] + cited["quote"] + cited["after"]
         assert around in text and around in [p["text"] for p in body["passages"]]
         assert document["title"] == cited["title"] and "date" in document
 
 
 def test_a_follow_up_is_answered_from_its_history(client: httpx.Client) -> None:
-    history = [{"role": "user", "content": "What did Putin and Kim sign in Pyongyang?"},
-               {"role": "assistant", "content": "A comprehensive strategic partnership treaty. [1]"}]
-    body = client.post("/v1/ask", json={"question": "and when was it signed?",
-                                        "history": history}).json()
+    history = [
+        {"role": "user", "content": "What did Putin and Kim sign in Pyongyang?"},
+        {"role": "assistant", "content": "A comprehensive strategic partnership treaty. [1]"},
+    ]
+    body = client.post(
+        "/v1/ask", json={"question": "and when was it signed?", "history": history}
+    ).json()
     assert body["question"] != "and when was it signed?" and "sign" in body["question"]
     assert body["citations"] and not body["refused"]
     missing = client.get("/v1/documents/nothing-here.txt/text")
@@ -58,10 +63,13 @@ def test_ask_refuses_without_citations(client: httpx.Client) -> None:
 
 def test_filters_keep_the_answer_to_the_named_sources(client: httpx.Client) -> None:
     source = "004_c525336cda19562d.txt"
-    body = client.post("/v1/ask", json={"question": "What did the treaty promise?",
-                                        "filters": {"source": source}}).json()
+    body = client.post(
+        "/v1/ask", json={"question": "What did the treaty promise?", "filters": {"source": source}}
+    ).json()
     assert body["citations"] and {c["source"] for c in body["citations"]} == {source}
-    hits = client.post("/v1/search", json={"query": "treaty", "filters": {"source": [source]}}).json()
+    hits = client.post(
+        "/v1/search", json={"query": "treaty", "filters": {"source": [source]}}
+    ).json()
     assert hits and {h["source"] for h in hits} == {source}
 
 
@@ -83,19 +91,22 @@ def test_a_reranked_search_is_ordered_by_the_reader(client: httpx.Client) -> Non
     assert all(found[h["source"], h["start"]] == h["score"] for h in hits)
 
 
-@pytest.mark.parametrize("payload, code", [
-    ({"question": ""}, "invalid_question"),
-    ({"question": "   "}, "invalid_question"),
-    ({"question": "x" * 2001}, "invalid_question"),
-    ({}, "invalid_request"),
-    ({"question": 42}, "invalid_request"),
-    ({"question": "Who?", "top_k": 0}, "invalid_request"),
-    ({"question": "Who?", "top_k": "five"}, "invalid_request"),
-    ({"question": "Who?", "provider": "gpt-9"}, "invalid_request"),
-    ({"question": "Who?", "filters": {"publisher": "x"}}, "invalid_request"),
-    ({"question": "Who?", "filters": {"since": "last week"}}, "invalid_request"),
-    ({"question": "Who?", "filters": {"source": []}}, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ({"question": ""}, "invalid_question"),
+        ({"question": "   "}, "invalid_question"),
+        ({"question": "x" * 2001}, "invalid_question"),
+        ({}, "invalid_request"),
+        ({"question": 42}, "invalid_request"),
+        ({"question": "Who?", "top_k": 0}, "invalid_request"),
+        ({"question": "Who?", "top_k": "five"}, "invalid_request"),
+        ({"question": "Who?", "provider": "gpt-9"}, "invalid_request"),
+        ({"question": "Who?", "filters": {"publisher": "x"}}, "invalid_request"),
+        ({"question": "Who?", "filters": {"since": "last week"}}, "invalid_request"),
+        ({"question": "Who?", "filters": {"source": []}}, "invalid_request"),
+    ],
+)
 def test_bad_questions_get_a_4xx_json_error(client: httpx.Client, payload: dict, code: str) -> None:
     response = client.post("/v1/ask", json=payload)
     assert response.status_code == 422
@@ -103,8 +114,9 @@ def test_bad_questions_get_a_4xx_json_error(client: httpx.Client, payload: dict,
 
 
 def test_malformed_json_and_unknown_routes_get_json_errors(client: httpx.Client) -> None:
-    response = client.post("/v1/ask", content=b"{not json",
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/ask", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
     missing = client.get("/v1/nothing")
     assert missing.status_code == 404 and "error" in missing.json()
@@ -112,8 +124,16 @@ def test_malformed_json_and_unknown_routes_get_json_errors(client: httpx.Client)
 
 def test_openapi_documents_every_route_with_examples(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/v1/ask", "/v1/search", "/v1/documents", "/v1/documents/{source}",
-                 "/v1/chat/completions", "/healthz", "/readyz", "/metrics"):
+    for path in (
+        "/v1/ask",
+        "/v1/search",
+        "/v1/documents",
+        "/v1/documents/{source}",
+        "/v1/chat/completions",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
     assert spec["components"]["schemas"]["AskRequest"]["examples"]
     assert client.get("/docs").status_code == 200

@@ -20,9 +20,14 @@ UNAVAILABLE = {"model_unavailable", "llm_unavailable"}
 def fuzzed(served_store: Path) -> Iterator[Server]:
     """A server of its own (the fuzzer uploads and deletes), with no pause per token and
     small uploads, so every example is quick."""
-    with Server(served_store, RAG_LLM__FAKE_DELAY_MS="0", RAG_API__MAX_UPLOAD_BYTES="20000",
-                RAG_LLM__GGUF=str(served_store / "no-model.gguf"), RAG_LLM__RETRIES="0",
-                RAG_LLM__BASE_URL=f"http://127.0.0.1:{free_port()}/v1") as running:
+    with Server(
+        served_store,
+        RAG_LLM__FAKE_DELAY_MS="0",
+        RAG_API__MAX_UPLOAD_BYTES="20000",
+        RAG_LLM__GGUF=str(served_store / "no-model.gguf"),
+        RAG_LLM__RETRIES="0",
+        RAG_LLM__BASE_URL=f"http://127.0.0.1:{free_port()}/v1",
+    ) as running:
         yield running
 
 
@@ -34,15 +39,22 @@ def test_no_input_breaks_the_api(fuzzed: Server) -> None:
         fuzz(operation)
 
 
-def fuzz(operation) -> None:  # noqa: ANN001 - a schemathesis APIOperation
+def fuzz(operation) -> None:
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES_PER_ROUTE, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
-    def one(case) -> None:  # noqa: ANN001
+    @settings(
+        max_examples=EXAMPLES_PER_ROUTE,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    def one(case) -> None:
         response = case.call(timeout=30)
         where = f"{case.method} {case.formatted_path}"
         if response.status_code == 503:
-            assert response.json()["error"]["code"] in UNAVAILABLE, f"{where}: {response.text[:300]}"
+            assert response.json()["error"]["code"] in UNAVAILABLE, (
+                f"{where}: {response.text[:300]}"
+            )
             return
         assert response.status_code < 500, f"{where}: {response.text[:300]}"
         if 400 <= response.status_code < 500:

@@ -17,25 +17,30 @@ QUESTION = {"question": "Which article of the UN Charter does the defence clause
 
 @pytest.fixture(scope="module")
 def limited(seeded_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Keys on, 8 requests a minute each (one more every 7.5 s), one answer written at a time (slowly); on a
-    store folder of its own, beside `server`."""
+    """Keys on, 8 requests a minute each (one more every 7.5 s), one answer written at a time
+    (slowly, by the scripted model the settings choose); on a store folder of its own."""
     store = tmp_path_factory.mktemp("limited") / "store"
     shutil.copytree(seeded_store, store)
-    with Server(store, RAG_API__KEYS=",".join(KEYS), RAG_API__RATE_PER_MINUTE="8",
-                RAG_LLM__MAX_CONCURRENT="1", RAG_LLM__PROVIDER="fake",
-                RAG_LLM__FAKE_DELAY_MS="150") as running:
+    with Server(
+        store,
+        RAG_API__KEYS=",".join(KEYS),
+        RAG_API__RATE_PER_MINUTE="8",
+        RAG_LLM__MAX_CONCURRENT="1",
+        RAG_LLM__PROVIDER="fake",
+        RAG_LLM__FAKE_DELAY_MS="150",
+    ) as running:
         yield running
 
 
 def client(server: Server, key: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, timeout=60,
-                        headers={"authorization": f"Bearer {key}"})
+    return httpx.Client(base_url=server.url, timeout=60, headers={"authorization": f"Bearer {key}"})
 
 
 def test_a_key_past_its_share_waits_and_the_others_do_not(limited: Server) -> None:
     with client(limited, KEYS[0]) as first, client(limited, KEYS[1]) as second:
-        statuses = [first.post("/v1/search", json={"query": "treaty"}).status_code
-                    for _ in range(12)]
+        statuses = [
+            first.post("/v1/search", json={"query": "treaty"}).status_code for _ in range(12)
+        ]
         refused = first.post("/v1/search", json={"query": "treaty"})
         assert statuses[:8] == [200] * 8 and set(statuses[8:]) == {429}
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
@@ -69,8 +74,10 @@ def test_one_answer_past_the_cap_is_refused_at_once(limited: Server) -> None:
 
 @pytest.mark.parametrize("count", [201, 1500])
 def test_a_conversation_past_its_cap_is_a_422(server: Server, count: int) -> None:
-    messages = [{"role": ("user", "assistant")[n % 2], "content": "and then what?"}
-                for n in range(count - 1)] + [{"role": "user", "content": "and then?"}]
+    messages = [
+        {"role": ("user", "assistant")[n % 2], "content": "and then what?"}
+        for n in range(count - 1)
+    ] + [{"role": "user", "content": "and then?"}]
     with server.client() as api:
         response = api.post("/v1/chat/completions", json={"messages": messages})
     assert response.status_code == 422, response.text[:300]
@@ -79,8 +86,9 @@ def test_a_conversation_past_its_cap_is_a_422(server: Server, count: int) -> Non
 
 
 def test_a_long_conversation_within_the_cap_is_answered(server: Server) -> None:
-    messages = [{"role": ("user", "assistant")[n % 2], "content": "and what about it?"}
-                for n in range(199)] + [{"role": "user", "content": "and the treaty?"}]
+    messages = [
+        {"role": ("user", "assistant")[n % 2], "content": "and what about it?"} for n in range(199)
+    ] + [{"role": "user", "content": "and the treaty?"}]
     with server.client() as api:
         response = api.post("/v1/chat/completions", json={"messages": messages})
     assert response.status_code in (200, 422), response.text[:300]  # never a 500
@@ -90,8 +98,10 @@ def test_a_long_conversation_within_the_cap_is_answered(server: Server) -> None:
 
 def test_other_origins_get_no_cors_headers_by_default(server: Server) -> None:
     with server.client() as api:
-        preflight = api.options("/v1/ask", headers={
-            "origin": "https://evil.example", "access-control-request-method": "POST"})
+        preflight = api.options(
+            "/v1/ask",
+            headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+        )
         simple = api.get("/v1/documents", headers={"origin": "https://evil.example"})
     for response in (preflight, simple):
         assert not any(h.startswith("access-control-") for h in response.headers)

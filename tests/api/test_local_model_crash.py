@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import Server
-from tests.llm.test_local_models import MODEL, QUESTION, model_path
 from tests.conftest import SEEDS
+from tests.llm.test_local_models import MODEL, QUESTION, model_path
 from tests.test_cli import rag
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -100,15 +100,23 @@ def failed_as_unavailable(status: int, body: str) -> bool:
     if status == 503:
         return '"code":"llm_unavailable"' in body.replace(" ", "") and "SIGSEGV" in body
     tail = body.split("event: error\n")[-1]
-    return (status == 200 and "event: done" not in body and '"code": "llm_unavailable"' in tail
-            and "SIGSEGV" in tail)
+    return (
+        status == 200
+        and "event: done" not in body
+        and '"code": "llm_unavailable"' in tail
+        and "SIGSEGV" in tail
+    )
 
 
 def test_a_segfaulting_model_fails_its_answer_not_the_service(served_store: Path) -> None:
     model_path()  # "run `rag model pull qwen2.5-coder-0.5b`" if it is missing
-    with Server(served_store, RAG_LLM__PROVIDER="llamacpp", RAG_LLM__GGUF=MODEL,
-                RAG_LLM__THREADS="2") as server, server.client() as api, \
-            Pulse(server.url) as pulse:
+    with (
+        Server(
+            served_store, RAG_LLM__PROVIDER="llamacpp", RAG_LLM__GGUF=MODEL, RAG_LLM__THREADS="2"
+        ) as server,
+        server.client() as api,
+        Pulse(server.url) as pulse,
+    ):
         for restarts, stream in enumerate((True, False)):
             ready_model(api, restarts)
             status, body = asked_while_segfaulting(server, api, stream)
@@ -118,7 +126,7 @@ def test_a_segfaulting_model_fails_its_answer_not_the_service(served_store: Path
         assert answer["provider"] == "llamacpp" and not answer["refused"], answer
         assert answer["verification"]["sentences"] >= 1  # the new model wrote, and was checked
         for c in answer["citations"]:
-            assert (SEEDS / c["source"]).read_text()[c["start"]:c["end"]] == c["quote"]
+            assert (SEEDS / c["source"]).read_text()[c["start"] : c["end"]] == c["quote"]
         assert server.process.poll() is None
     assert len(pulse.statuses) > 20 and set(pulse.statuses) == {200}, pulse.statuses
 
@@ -126,8 +134,7 @@ def test_a_segfaulting_model_fails_its_answer_not_the_service(served_store: Path
 def test_a_model_that_cannot_start_is_one_line(store: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + bytes(64))
-    result = rag("ask", QUESTION, "--provider", "llamacpp", store=store,
-                 RAG_LLM__GGUF=str(broken))
+    result = rag("ask", QUESTION, "--provider", "llamacpp", store=store, RAG_LLM__GGUF=str(broken))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: the local model does not start: exit 1: ")
     assert "Failed to load model" in result.stderr and result.stderr.count("\n") == 1

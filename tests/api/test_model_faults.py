@@ -26,7 +26,7 @@ TIMEOUT_S = 1.5
 class FailingModel(BaseHTTPRequestHandler):
     """/<failure>/v1/chat/completions fails the way its path names."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         failure = self.path.split("/")[1]
         if failure == "dropped":  # the connection closes with no reply at all
@@ -37,9 +37,11 @@ class FailingModel(BaseHTTPRequestHandler):
         if failure == "error":
             self.reply(500, "application/json", b'{"error": {"message": "out of memory"}}')
             return
-        events = {"garbage": b"data: <html>Bad Gateway</html>\n\n",
-                  "cut": b'data: {"choices": [{"delta": {"content": "Article 51 "}}]}\n\n',
-                  "slow": b"data: [DONE]\n\n"}[failure]
+        events = {
+            "garbage": b"data: <html>Bad Gateway</html>\n\n",
+            "cut": b'data: {"choices": [{"delta": {"content": "Article 51 "}}]}\n\n',
+            "slow": b"data: [DONE]\n\n",
+        }[failure]
         self.reply(200, "text/event-stream", events)
 
     def reply(self, status: int, kind: str, body: bytes) -> None:
@@ -63,17 +65,27 @@ def model() -> Iterator[str]:
 
 
 def model_env(model: str, failure: str) -> dict[str, str]:
-    return {"RAG_LLM__BASE_URL": f"{model}/{failure}/v1", "RAG_LLM__TIMEOUT_S": str(TIMEOUT_S),
-            "RAG_LLM__RETRIES": "0", "RAG_LLM__PROVIDER": "openai"}
+    return {
+        "RAG_LLM__BASE_URL": f"{model}/{failure}/v1",
+        "RAG_LLM__TIMEOUT_S": str(TIMEOUT_S),
+        "RAG_LLM__RETRIES": "0",
+        "RAG_LLM__PROVIDER": "openai",
+    }
 
 
-@pytest.mark.parametrize("failure, status, code", [
-    ("slow", 504, "llm_timeout"), ("error", 502, "llm_bad_reply"),
-    ("garbage", 502, "llm_bad_reply"), ("cut", 502, "llm_bad_reply"),
-    ("dropped", 503, "llm_unavailable")])
-def test_a_failing_model_is_a_json_error_of_its_kind(served_store: Path, model: str,
-                                                      failure: str, status: int,
-                                                      code: str) -> None:
+@pytest.mark.parametrize(
+    "failure, status, code",
+    [
+        ("slow", 504, "llm_timeout"),
+        ("error", 502, "llm_bad_reply"),
+        ("garbage", 502, "llm_bad_reply"),
+        ("cut", 502, "llm_bad_reply"),
+        ("dropped", 503, "llm_unavailable"),
+    ],
+)
+def test_a_failing_model_is_a_json_error_of_its_kind(
+    served_store: Path, model: str, failure: str, status: int, code: str
+) -> None:
     with Server(served_store, **model_env(model, failure)) as server, server.client() as api:
         began = time.monotonic()
         response = api.post("/v1/ask", json={"question": QUESTION})
@@ -90,18 +102,27 @@ def test_a_failing_model_is_a_json_error_of_its_kind(served_store: Path, model: 
 
 
 def test_told_to_the_service_quotes_when_the_model_fails(served_store: Path, model: str) -> None:
-    with Server(served_store, RAG_LLM__ON_FAILURE="extractive",
-                **model_env(model, "cut")) as server, server.client() as api:
+    with (
+        Server(served_store, RAG_LLM__ON_FAILURE="extractive", **model_env(model, "cut")) as server,
+        server.client() as api,
+    ):
         answer = api.post("/v1/ask", json={"question": QUESTION}).json()
     assert "Article 51" in answer["answer"] and answer["citations"]
     assert answer["verification"]["fallback"] == "extractive"
 
 
-def test_the_chat_says_a_model_failure_in_one_line(served_store: Path, model: str,
-                                                   tmp_path: Path) -> None:
+def test_the_chat_says_a_model_failure_in_one_line(
+    served_store: Path, model: str, tmp_path: Path
+) -> None:
     env = os.environ | {"RAG_STORE__PATH": str(served_store), "XDG_DATA_HOME": str(tmp_path)}
-    result = subprocess.run([RAG, "chat"], input=f"{QUESTION}\n", capture_output=True,
-                            text=True, timeout=120, env=env | model_env(model, "error"))
+    result = subprocess.run(
+        [RAG, "chat"],
+        input=f"{QUESTION}\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env | model_env(model, "error"),
+    )
     assert result.returncode == 0, result.stderr
     errors = [line for line in result.stdout.splitlines() if "error:" in line]
     assert len(errors) == 1 and "answered 500: out of memory" in errors[0]

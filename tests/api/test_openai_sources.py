@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from rag.sources import sources_block
 from rag.models import Answer, Citation
 from rag.pipeline import Pipeline
 from rag.settings import load_settings
+from rag.sources import sources_block
 from tests.api.conftest import Server
 
 QUESTION = "What did the treaty promise?"  # two or more cited sentences on mutual assistance
@@ -25,10 +25,11 @@ def openai_client(server: Server) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
 
 
-def ask(openai_client: openai.OpenAI, question: str, **options: object):  # noqa: ANN201
+def ask(openai_client: openai.OpenAI, question: str, **options: object):
     """A non-streamed completion for one question."""
     return openai_client.chat.completions.create(
-        model="rag-news", messages=[{"role": "user", "content": question}], **options)
+        model="rag-news", messages=[{"role": "user", "content": question}], **options
+    )
 
 
 def listed_sources(content: str) -> tuple[str, list[tuple]]:
@@ -54,8 +55,11 @@ def test_the_text_ends_with_the_numbered_sources_the_citations_hold(openai_clien
 
 
 def test_the_stream_sends_the_sources_as_one_delta_before_the_last_chunk(openai_client) -> None:
-    chunks = list(openai_client.chat.completions.create(
-        model="rag-news", stream=True, messages=[{"role": "user", "content": QUESTION}]))
+    chunks = list(
+        openai_client.chat.completions.create(
+            model="rag-news", stream=True, messages=[{"role": "user", "content": QUESTION}]
+        )
+    )
     block = chunks[-2].choices[0].delta.content
     answer = "".join(c.choices[0].delta.content or "" for c in chunks[:-2])
     assert "mutual" in answer and "Sources" not in answer
@@ -80,7 +84,8 @@ def test_a_refusal_has_no_sources_block(openai_client) -> None:
 
 
 def test_the_setting_turns_it_off_and_a_request_back_on(
-        seeded: Pipeline, seeded_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seeded: Pipeline, seeded_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RAG_API__SOURCES_IN_TEXT", "false")
     app = create_app(load_settings(store={"path": seeded_store}), seeded)
     body = {"model": "rag-news", "messages": [{"role": "user", "content": QUESTION}]}
@@ -88,38 +93,63 @@ def test_the_setting_turns_it_off_and_a_request_back_on(
         default = api.post("/v1/chat/completions", json=body).json()
         asked = api.post("/v1/chat/completions", json=body | {"sources_in_text": True}).json()
     assert "Sources:" not in default["choices"][0]["message"]["content"]
-    assert default["citations"] and listed_sources(asked["choices"][0]["message"]["content"])[0] \
+    assert (
+        default["citations"]
+        and listed_sources(asked["choices"][0]["message"]["content"])[0]
         == default["choices"][0]["message"]["content"]
+    )
     assert listed_sources(asked["choices"][0]["message"]["content"])[1] == cited(asked["citations"])
 
 
 def test_an_earlier_answer_sent_back_with_its_sources_changes_no_follow_up(
-        client: httpx.Client) -> None:
+    client: httpx.Client,
+) -> None:
     def follow_up(earlier_answer: str) -> dict:
-        return client.post("/v1/chat/completions", json={"model": "rag-news", "messages": [
-            {"role": "user", "content": "Who is To Lam?"},
-            {"role": "assistant", "content": earlier_answer},
-            {"role": "user", "content": "and when did he meet Putin?"}]}).json()
+        return client.post(
+            "/v1/chat/completions",
+            json={
+                "model": "rag-news",
+                "messages": [
+                    {"role": "user", "content": "Who is To Lam?"},
+                    {"role": "assistant", "content": earlier_answer},
+                    {"role": "user", "content": "and when did he meet Putin?"},
+                ],
+            },
+        ).json()
 
-    first = client.post("/v1/chat/completions", json={"messages": [
-        {"role": "user", "content": "Who is To Lam?"}]}).json()
+    first = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "Who is To Lam?"}]}
+    ).json()
     shown = first["choices"][0]["message"]["content"]
     assert "\n\nSources:\n- [1] " in shown
     with_block, without = follow_up(shown), follow_up(listed_sources(shown)[0])
-    assert with_block["rewritten_question"] == without["rewritten_question"] \
+    assert (
+        with_block["rewritten_question"]
+        == without["rewritten_question"]
         == "When did To Lam meet Putin?"
+    )
     assert with_block["choices"] == without["choices"]
 
 
 def citation(index: int, quote: str) -> Citation:
-    return Citation(index=index, source="briefing.txt", title="Summit briefing", quote=quote,
-                    start=0, end=len(quote), score=1.0)
+    return Citation(
+        index=index,
+        source="briefing.txt",
+        title="Summit briefing",
+        quote=quote,
+        start=0,
+        end=len(quote),
+        score=1.0,
+    )
 
 
 def test_a_very_long_quote_is_cut_at_a_word() -> None:
     long_quote = "The delegation " + "met again and again " * 40 + "in Hanoi."
-    answer = Answer(question="q", answer="They met twice. [1] In Hanoi. [2]",
-                    citations=[citation(1, "The leaders met twice."), citation(2, long_quote)])
+    answer = Answer(
+        question="q",
+        answer="They met twice. [1] In Hanoi. [2]",
+        citations=[citation(1, "The leaders met twice."), citation(2, long_quote)],
+    )
     block = sources_block(answer)
     shortened = SOURCE_LINE.match(block.split("\n")[-1])[4]
     assert len(shortened) <= 400 and shortened.endswith(" …")

@@ -46,8 +46,13 @@ def browser() -> Iterator[WebDriver]:
         pytest.fail("Chromium is not installed: run scripts/install-browser.sh (make test does)")
     options = Options()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1280,860", "--force-device-scale-factor=1"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,860",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     yield driver
@@ -61,18 +66,27 @@ def site(served_store: Path) -> Iterator[Server]:
         yield running
 
 
-def wait(driver: WebDriver, condition, seconds: float = 60):  # noqa: ANN001, ANN201
+def wait(driver: WebDriver, condition, seconds: float = 60):
     """The condition's first truthy value; elements re-rendered meanwhile are looked up again."""
-    return WebDriverWait(driver, seconds, poll_frequency=0.1,
-                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
-                         ).until(condition)
+    return WebDriverWait(
+        driver,
+        seconds,
+        poll_frequency=0.1,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(condition)
 
 
 def answer_of(driver: WebDriver, turn: int) -> WebElement:
     """The answer element of the turn-th question, once it has finished."""
-    return wait(driver, lambda d: (boxes := d.find_elements(By.CSS_SELECTOR, ".answer")) and
-                len(boxes) >= turn and boxes[turn - 1].get_attribute("data-state") != "streaming"
-                and boxes[turn - 1])
+    return wait(
+        driver,
+        lambda d: (
+            (boxes := d.find_elements(By.CSS_SELECTOR, ".answer"))
+            and len(boxes) >= turn
+            and boxes[turn - 1].get_attribute("data-state") != "streaming"
+            and boxes[turn - 1]
+        ),
+    )
 
 
 def ask(driver: WebDriver, question: str) -> None:
@@ -89,7 +103,8 @@ def api_answer(site: Server, question: str, history: list | None = None) -> dict
 
 
 def test_an_answer_streams_in_and_each_citation_opens_its_quote_highlighted(
-        browser: WebDriver, site: Server, tmp_path: Path) -> None:
+    browser: WebDriver, site: Server, tmp_path: Path
+) -> None:
     browser.get(site.url)
     browser.execute_script(WATCH)
     ask(browser, QUESTION)
@@ -99,15 +114,17 @@ def test_an_answer_streams_in_and_each_citation_opens_its_quote_highlighted(
     assert answer.text == expected["answer"]
     seen = browser.execute_script("return window.seen")
     assert expected["answer"] in seen, "the streamed text grew into the whole answer"
-    streamed = seen[:seen.index(expected["answer"]) + 1]  # then [n] became buttons
-    assert len(streamed) >= 5 and all(b.startswith(a) and b != a
-                                      for a, b in zip(streamed, streamed[1:]))
+    streamed = seen[: seen.index(expected["answer"]) + 1]  # then [n] became buttons
+    assert len(streamed) >= 5 and all(
+        b.startswith(a) and b != a for a, b in zip(streamed, streamed[1:])
+    )
 
     for n, citation in enumerate(expected["citations"]):  # each [n] opens its article
         open_and_check(browser, site, citation, n)
     sources = browser.find_elements(By.CSS_SELECTOR, ".sources li")
-    assert [s.find_element(By.TAG_NAME, "blockquote").text for s in sources] == \
-        [c["quote"] for c in expected["citations"]]
+    assert [s.find_element(By.TAG_NAME, "blockquote").text for s in sources] == [
+        c["quote"] for c in expected["citations"]
+    ]
     picture = Path(os.environ.get("RAG_PAGE_SCREENSHOT") or tmp_path / "page.png")
     picture.parent.mkdir(parents=True, exist_ok=True)
     browser.execute_script("window.scrollTo(0, 0)")  # the README's picture, header and all
@@ -120,15 +137,17 @@ def open_and_check(driver: WebDriver, site: Server, citation: dict, n: int) -> N
     marker = driver.find_elements(By.CSS_SELECTOR, ".answer .cite")[n]
     assert marker.text == f"[{citation['index']}]"
     marker.click()
-    mark = wait(driver, lambda d: (m := d.find_element(By.ID, "quote")).text == citation["quote"]
-                and m)
+    mark = wait(
+        driver, lambda d: (m := d.find_element(By.ID, "quote")).text == citation["quote"] and m
+    )
     with site.client() as client:
         document = client.get(f"/v1/documents/{citation['source']}/text").json()
     shown = driver.execute_script(
         "return [document.getElementById('source-text').textContent,"
         " document.getElementById('source-warning').hidden,"
         " document.getElementById('source-title').textContent,"
-        " document.getElementById('source-meta').textContent]")
+        " document.getElementById('source-meta').textContent]"
+    )
     assert shown[0] == document["text"] and shown[1] is True  # the offsets found the quote
     assert shown[2] == citation["title"]
     assert shown[3] == " · ".join(document[k] for k in ("author", "date", "source") if document[k])
@@ -137,12 +156,15 @@ def open_and_check(driver: WebDriver, site: Server, citation: dict, n: int) -> N
 
 def visible_in_panel(driver: WebDriver, element: WebElement) -> bool:
     """The element lies inside the article's visible area, and that inside the window."""
-    return driver.execute_script("""
+    return driver.execute_script(
+        """
         const box = arguments[0].getBoundingClientRect();
         const text = document.getElementById('source-text').getBoundingClientRect();
         return box.top >= text.top && box.bottom <= text.bottom && text.top >= 0
             && box.bottom <= innerHeight;
-    """, element)
+    """,
+        element,
+    )
 
 
 def test_the_keyboard_alone_opens_and_closes_a_source(browser: WebDriver, site: Server) -> None:
@@ -163,8 +185,9 @@ def test_the_keyboard_alone_opens_and_closes_a_source(browser: WebDriver, site: 
     assert browser.switch_to.active_element == marker  # focus goes back where it was
 
 
-def test_follow_ups_share_a_thread_until_a_new_conversation(browser: WebDriver,
-                                                            site: Server) -> None:
+def test_follow_ups_share_a_thread_until_a_new_conversation(
+    browser: WebDriver, site: Server
+) -> None:
     browser.get(site.url)
     ask(browser, QUESTION)
     first = answer_of(browser, 1).text
@@ -190,13 +213,16 @@ def test_a_refusal_shows_the_notice(browser: WebDriver, site: Server) -> None:
     assert browser.find_elements(By.CSS_SELECTOR, ".answer .cite") == []
 
 
-MARKUP = ("Harbour notice \U0001F6A2\n\nThe Lindqvist ferry to Vardø sails at 07:40 every Tuesday from "
-          "pier 4. <script>window.pwned = 1</script> Tickets <img src=x onerror=\"window.pwned = 2\"> "
-          "are sold on board.\n")
+MARKUP = (
+    "Harbour notice \U0001f6a2\n\nThe Lindqvist ferry to Vardø sails at 07:40 every Tuesday from "
+    'pier 4. <script>window.pwned = 1</script> Tickets <img src=x onerror="window.pwned = 2"> '
+    "are sold on board.\n"
+)
 
 
-def test_upload_ask_delete_and_markup_stays_text(browser: WebDriver, site: Server,
-                                                tmp_path: Path) -> None:
+def test_upload_ask_delete_and_markup_stays_text(
+    browser: WebDriver, site: Server, tmp_path: Path
+) -> None:
     notice = tmp_path / "ferry-notice.txt"
     notice.write_text(MARKUP, encoding="utf-8")
     browser.get(site.url)
@@ -210,11 +236,17 @@ def test_upload_ask_delete_and_markup_stays_text(browser: WebDriver, site: Serve
     browser.find_element(By.ID, "show-ask").click()
     ask(browser, "When does the Lindqvist ferry to Vardø sail?")
     answer_of(browser, 1)
-    cited = [b for b in browser.find_elements(By.CSS_SELECTOR, ".sources .file")
-             if b.text == "ferry-notice.txt"]
+    cited = [
+        b
+        for b in browser.find_elements(By.CSS_SELECTOR, ".sources .file")
+        if b.text == "ferry-notice.txt"
+    ]
     assert cited, "the answer cites the uploaded document"
-    ferry = next(b for b in browser.find_elements(By.CSS_SELECTOR, ".answer .cite")
-                 if "ferry-notice.txt" in b.get_attribute("title"))
+    ferry = next(
+        b
+        for b in browser.find_elements(By.CSS_SELECTOR, ".answer .cite")
+        if "ferry-notice.txt" in b.get_attribute("title")
+    )
     ferry.click()  # past a character JavaScript counts twice: the offsets still hold
     text = wait(browser, lambda d: (t := d.find_element(By.ID, "source-text")).text and t)
     assert browser.find_element(By.ID, "quote").text in MARKUP
@@ -222,8 +254,12 @@ def test_upload_ask_delete_and_markup_stays_text(browser: WebDriver, site: Serve
     assert "<script>window.pwned = 1</script>" in text.text
     assert '<img src=x onerror="window.pwned = 2">' in text.text
     assert browser.execute_script("return window.pwned") is None
-    assert browser.find_elements(By.CSS_SELECTOR, "#thread img, #thread script, "
-                                                  "#source-panel img, #source-panel script") == []
+    assert (
+        browser.find_elements(
+            By.CSS_SELECTOR, "#thread img, #thread script, #source-panel img, #source-panel script"
+        )
+        == []
+    )
 
     browser.find_element(By.ID, "show-documents").click()
     delete = 'tr[data-source="ferry-notice.txt"] button.delete'
@@ -231,13 +267,17 @@ def test_upload_ask_delete_and_markup_stays_text(browser: WebDriver, site: Serve
     wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, delete).click() or True)
     browser.switch_to.alert.accept()
     wait(browser, lambda d: "Deleted ferry-notice.txt" in d.find_element(By.ID, "status").text)
-    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, 'tr[data-source="ferry-notice.txt"]'))
+    wait(
+        browser,
+        lambda d: not d.find_elements(By.CSS_SELECTOR, 'tr[data-source="ferry-notice.txt"]'),
+    )
     with site.client() as client:
         assert "ferry-notice.txt" not in [d["source"] for d in client.get("/v1/documents").json()]
 
 
-def test_a_refused_upload_is_explained_in_words(browser: WebDriver, site: Server,
-                                               tmp_path: Path) -> None:
+def test_a_refused_upload_is_explained_in_words(
+    browser: WebDriver, site: Server, tmp_path: Path
+) -> None:
     scan = tmp_path / "scan.pdf"
     scan.write_bytes(b"%PDF-1.4 not text")
     browser.get(site.url)
@@ -257,10 +297,13 @@ def keyed_site(served_store: Path, tmp_path: Path) -> Iterator[Server]:
         yield running
 
 
-def test_with_keys_on_the_key_field_unlocks_it_for_this_tab_only(browser: WebDriver,
-                                                                 keyed_site: Server) -> None:
+def test_with_keys_on_the_key_field_unlocks_it_for_this_tab_only(
+    browser: WebDriver, keyed_site: Server
+) -> None:
     page = httpx.get(f"{keyed_site.url}/")  # the page and its files need no key; nothing else
-    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    assert (
+        page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    )
     assert httpx.get(f"{keyed_site.url}/web/app.js").status_code == 200
     assert httpx.get(f"{keyed_site.url}/web/missing.js").status_code == 404
     for path in ("/web/../v1/documents", "/web/%2e%2e/v1/documents", "/v1/documents"):
@@ -288,7 +331,8 @@ def test_on_a_narrow_screen_nothing_spills_sideways(browser: WebDriver, site: Se
         wait(browser, lambda d: d.find_element(By.ID, "quote").is_displayed())
         widths = browser.execute_script(
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth,"
-            " document.getElementById('source-panel').getBoundingClientRect().width]")
+            " document.getElementById('source-panel').getBoundingClientRect().width]"
+        )
         assert widths[0] <= widths[1]  # no sideways scrolling
         assert widths[2] > 0.8 * widths[1]  # the source takes the width, under the answer
     finally:

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,9 +27,13 @@ REQUESTS = int(os.environ.get("RAG_SOAK_REQUESTS", "5000"))
 CLIENTS = 16
 WARM_UP = 200  # requests before memory is first measured: caches and pools filled
 MAX_GROWTH_MB = 60  # what the workers' memory may grow by over the rest of the soak
-QUESTIONS = ["Which article of the UN Charter does the defence clause invoke?",
-             "Who accompanied Putin to North Korea?", "What is bamboo diplomacy?",
-             "What is the population of Pyongyang?", "When did Putin arrive in Hanoi?"]
+QUESTIONS = [
+    "Which article of the UN Charter does the defence clause invoke?",
+    "Who accompanied Putin to North Korea?",
+    "What is bamboo diplomacy?",
+    "What is the population of Pyongyang?",
+    "When did Putin arrive in Hanoi?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +42,38 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     folder = tmp_path_factory.mktemp("soak")
     with ExitStack() as stack:
         port = free_port()
-        chroma = stack.enter_context(Background(
-            [CHROMA, "run", "--path", str(folder / "chroma"), "--host", "127.0.0.1",
-             "--port", str(port)], port, "/api/v2/heartbeat", dict(os.environ)))
-        env = os.environ | {"RAG_STORE__URL": chroma.url, "RAG_LLM__FAKE_DELAY_MS": "0",
-                            "RAG_API__MAX_UPLOAD_BYTES": "20000"}
+        chroma = stack.enter_context(
+            Background(
+                [
+                    CHROMA,
+                    "run",
+                    "--path",
+                    str(folder / "chroma"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                port,
+                "/api/v2/heartbeat",
+                dict(os.environ),
+            )
+        )
+        env = os.environ | {
+            "RAG_STORE__URL": chroma.url,
+            "RAG_LLM__FAKE_DELAY_MS": "0",
+            "RAG_API__MAX_UPLOAD_BYTES": "20000",
+        }
         assert rag("ingest", str(SEEDS), env=env).returncode == 0
         port = free_port()
-        api = stack.enter_context(Background(
-            [RAG, "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
-            port, "/readyz", env))
+        api = stack.enter_context(
+            Background(
+                [RAG, "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
+                port,
+                "/readyz",
+                env,
+            )
+        )
         workers = set()
         while len(workers) < 2:
             response = httpx.get(f"{api.url}/readyz", headers={"connection": "close"})
@@ -65,18 +90,32 @@ def request_for(number: int, rng: random.Random) -> tuple[str, str, dict]:
     if kind == "ask":
         return "POST", "/v1/ask", {"json": {"question": question, "stream": number % 2 == 0}}
     if kind == "chat":
-        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": "[1]"},
-                    {"role": "user", "content": "and when was that?"}]
+        messages = [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": "[1]"},
+            {"role": "user", "content": "and when was that?"},
+        ]
         return "POST", "/v1/chat/completions", {"json": {"messages": messages}}
     if kind == "upload":
-        return "POST", "/v1/documents", {"json": {"source": f"soak-{number}.txt", "text": (
-            f"Soak report {number}\n\nThe lighthouse keeper of station {number} logged "
-            f"{number * 3 + 7} passing freighters in the soak week.")}}
+        return (
+            "POST",
+            "/v1/documents",
+            {
+                "json": {
+                    "source": f"soak-{number}.txt",
+                    "text": (
+                        f"Soak report {number}\n\nThe lighthouse keeper of station {number} logged "
+                        f"{number * 3 + 7} passing freighters in the soak week."
+                    ),
+                }
+            },
+        )
     return "GET", "/v1/documents", {}
 
 
 def test_a_soak_of_mixed_requests_breaks_nothing_and_loses_nothing(
-        deployment: tuple[str, list[int]]) -> None:
+    deployment: tuple[str, list[int]],
+) -> None:
     url, workers = deployment
     rng, local, lock = random.Random(7), threading.local(), threading.Lock()
     plan = [request_for(n, rng) for n in range(REQUESTS)]
@@ -101,22 +140,33 @@ def test_a_soak_of_mixed_requests_breaks_nothing_and_loses_nothing(
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(send, range(REQUESTS)))
     memory["end"] = rss_mb(workers)
-    print(f"\nsoak: {REQUESTS} requests in {time.monotonic() - began:.0f} s, statuses "
-          f"{dict(statuses)}, workers' RSS {memory['start']:.0f} -> {memory['end']:.0f} MB")
+    print(
+        f"\nsoak: {REQUESTS} requests in {time.monotonic() - began:.0f} s, statuses "
+        f"{dict(statuses)}, workers' RSS {memory['start']:.0f} -> {memory['end']:.0f} MB"
+    )
     assert not any(status >= 500 for status in statuses), statuses
     assert set(statuses) == {200, 201}, statuses
     assert memory["end"] - memory["start"] < MAX_GROWTH_MB, memory
-    expected = {kwargs["json"]["source"] for method, path, kwargs in plan
-                if path == "/v1/documents" and method == "POST"}
+    expected = {
+        kwargs["json"]["source"]
+        for method, path, kwargs in plan
+        if path == "/v1/documents" and method == "POST"
+    }
     assert set(uploaded) == expected
     listed = {d["source"] for d in httpx.get(f"{url}/v1/documents", timeout=60).json()}
     assert expected <= listed
     answered_by = set()
     for source in sorted(expected):  # each found by its own words, by whichever worker
         number = source.removeprefix("soak-").removesuffix(".txt")
-        response = httpx.post(f"{url}/v1/search", timeout=60, headers={"connection": "close"},
-                              json={"query": f"lighthouse keeper station {number} freighters",
-                                    "filters": {"source": [source]}})
+        response = httpx.post(
+            f"{url}/v1/search",
+            timeout=60,
+            headers={"connection": "close"},
+            json={
+                "query": f"lighthouse keeper station {number} freighters",
+                "filters": {"source": [source]},
+            },
+        )
         hits = response.json()
         assert hits and f"station {number} " in hits[0]["text"], (source, hits)
         answered_by.add(int(response.headers["x-rag-worker"]))

@@ -59,8 +59,9 @@ def test_stream_sends_tokens_before_the_answer_is_complete(slow: httpx.Client) -
 
 
 def test_accept_header_asks_for_a_stream_too(client: httpx.Client) -> None:
-    with client.stream("POST", "/v1/ask", json={"question": QUESTION},
-                       headers={"accept": "text/event-stream"}) as response:
+    with client.stream(
+        "POST", "/v1/ask", json={"question": QUESTION}, headers={"accept": "text/event-stream"}
+    ) as response:
         kinds = [k for k, _, _ in events(response)]
     assert kinds[-1] == "done" and "token" in kinds
 
@@ -75,8 +76,9 @@ def test_a_client_that_disconnects_stops_the_work(slow: httpx.Client, scripted: 
     whole_tokens = len(re.findall(r"\S+", whole["answer"]))
     before = stream_tokens_total(slow)
     with scripted.client() as leaving:
-        with leaving.stream("POST", "/v1/ask", json={"question": QUESTION,
-                                                     "stream": True}) as response:
+        with leaving.stream(
+            "POST", "/v1/ask", json={"question": QUESTION, "stream": True}
+        ) as response:
             for kind, _, _ in events(response):
                 if kind == "token":
                     break  # hang up after the first token
@@ -105,8 +107,15 @@ def openai_client(server: Server) -> openai.OpenAI:
 
 
 def test_openai_client_gets_a_completion_with_citations(openai_client: openai.OpenAI) -> None:
-    completion = openai_client.chat.completions.create(model="rag-news", messages=[
-        {"role": "user", "content": "Which article of the UN Charter does the defence clause invoke?"}])
+    completion = openai_client.chat.completions.create(
+        model="rag-news",
+        messages=[
+            {
+                "role": "user",
+                "content": "Which article of the UN Charter does the defence clause invoke?",
+            }
+        ],
+    )
     content = completion.choices[0].message.content
     assert "Article 51" in content and "[1]" in content
     citations = completion.model_extra["citations"]
@@ -114,8 +123,9 @@ def test_openai_client_gets_a_completion_with_citations(openai_client: openai.Op
 
 
 def test_openai_client_streams_with_citations_on_the_last_chunk(openai_client) -> None:
-    stream = openai_client.chat.completions.create(model="rag-news", stream=True, messages=[
-        {"role": "user", "content": QUESTION}])
+    stream = openai_client.chat.completions.create(
+        model="rag-news", stream=True, messages=[{"role": "user", "content": QUESTION}]
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert "Lavrov" in text and "[1]" in text
@@ -124,19 +134,36 @@ def test_openai_client_streams_with_citations_on_the_last_chunk(openai_client) -
 
 
 def test_a_follow_up_is_rewritten_with_the_earlier_turn(client: httpx.Client) -> None:
-    body = client.post("/v1/chat/completions", json={"model": "rag-news", "messages": [
-        {"role": "user", "content": "Which ministers accompanied Putin to North Korea?"},
-        {"role": "assistant", "content": "Defence Minister Andrei Beluosov and others. [1]"},
-        {"role": "user", "content": "and who was on the North Korean side?"}]}).json()
+    body = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "rag-news",
+            "messages": [
+                {"role": "user", "content": "Which ministers accompanied Putin to North Korea?"},
+                {
+                    "role": "assistant",
+                    "content": "Defence Minister Andrei Beluosov and others. [1]",
+                },
+                {"role": "user", "content": "and who was on the North Korean side?"},
+            ],
+        },
+    ).json()
     assert "Which ministers accompanied Putin" in body["rewritten_question"]
     assert "Choe Son Hui" in body["choices"][0]["message"]["content"]
 
 
 def test_a_follow_up_pronoun_is_the_person_asked_about_before(client: httpx.Client) -> None:
-    body = client.post("/v1/chat/completions", json={"model": "rag-news", "messages": [
-        {"role": "user", "content": "Who is To Lam?"},
-        {"role": "assistant", "content": "Vietnamese President To Lam. [1]"},
-        {"role": "user", "content": "and when did he meet Putin?"}]}).json()
+    body = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "rag-news",
+            "messages": [
+                {"role": "user", "content": "Who is To Lam?"},
+                {"role": "assistant", "content": "Vietnamese President To Lam. [1]"},
+                {"role": "user", "content": "and when did he meet Putin?"},
+            ],
+        },
+    ).json()
     assert body["rewritten_question"] == "When did To Lam meet Putin?"
     quotes = [c["quote"] for c in body["citations"]]
     # To Lam's meeting is quoted (the reader may put Kim's meetings with Putin first: it
@@ -146,12 +173,15 @@ def test_a_follow_up_pronoun_is_the_person_asked_about_before(client: httpx.Clie
     assert "To Lam" in hits[0]["text"]
 
 
-@pytest.mark.parametrize("payload", [
-    {"model": "m", "messages": []},
-    {"model": "m", "messages": [{"role": "system", "content": "be brief"}]},
-    {"model": "m", "messages": [{"role": "wizard", "content": "hi"}]},
-    {"model": "m"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"model": "m", "messages": []},
+        {"model": "m", "messages": [{"role": "system", "content": "be brief"}]},
+        {"model": "m", "messages": [{"role": "wizard", "content": "hi"}]},
+        {"model": "m"},
+    ],
+)
 def test_bad_chat_requests_get_a_4xx_json_error(client: httpx.Client, payload: dict) -> None:
     response = client.post("/v1/chat/completions", json=payload)
     assert response.status_code == 422 and "error" in response.json()
@@ -169,7 +199,7 @@ def test_an_unexpected_failure_mid_stream_ends_it_with_an_error_event() -> None:
         async def is_disconnected(self) -> bool:
             return False
 
-    def events():  # noqa: ANN202
+    def events():
         yield Token("Article ")
         raise ZeroDivisionError("a bug")
 

@@ -8,7 +8,7 @@ def test_every_labelled_claim_points_at_real_text() -> None:
     claims = load()
     assert len(claims) >= 100 and len({c.id for c in claims}) == len(claims)
     for c in claims:
-        assert (CORPUS / c.source).read_text(encoding="utf-8")[c.start:c.end].strip(), c.id
+        assert (CORPUS / c.source).read_text(encoding="utf-8")[c.start : c.end].strip(), c.id
 
 
 def test_at_the_configured_threshold_kept_sentences_are_mostly_supported(embedder) -> None:

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import SourceError
-
 from evals.datasets import load_dataset
 from evals.runner import spread
+from rag.errors import SourceError
 from tests.conftest import ROOT, SEEDS
 
 GOLDEN = ROOT / "evals" / "golden.jsonl"
@@ -35,19 +34,36 @@ def test_every_golden_evidence_quote_is_verbatim_in_its_source() -> None:
 
 def test_squad_format_converts(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
-    path.write_text(json.dumps({"question": "When?", "answers": ["1973", "1973"],
-                                "doc": "Oil.txt", "paragraph": 0}) + "\n")
+    path.write_text(
+        json.dumps(
+            {"question": "When?", "answers": ["1973", "1973"], "doc": "Oil.txt", "paragraph": 0}
+        )
+        + "\n"
+    )
     [record] = load_dataset(path)
     assert record.must_contain == [["1973"]] and record.evidence[0].source == "Oil.txt"
 
 
 def test_labelled_rag_dataset_converts(tmp_path: Path) -> None:
     path = tmp_path / "rag_dataset.json"
-    path.write_text(json.dumps({"examples": [{
-        "query": "Who signed?", "reference_answer": "Putin and Kim.",
-        "reference_contexts": ["Putin and Kim signed it."], "query_by": None}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "examples": [
+                    {
+                        "query": "Who signed?",
+                        "reference_answer": "Putin and Kim.",
+                        "reference_contexts": ["Putin and Kim signed it."],
+                        "query_by": None,
+                    }
+                ]
+            }
+        )
+    )
     [record] = load_dataset(path)
-    assert record.question == "Who signed?" and record.evidence[0].quote == "Putin and Kim signed it."
+    assert (
+        record.question == "Who signed?" and record.evidence[0].quote == "Putin and Kim signed it."
+    )
     assert record.evidence[0].source is None and record.answerable
 
 

@@ -2,14 +2,17 @@
 
 import pytest
 
-from rag.models import Answer, Citation, SearchHit
-
 from evals import metrics
 from evals.datasets import EvalRecord, GoldQuote
+from rag.models import Answer, Citation, SearchHit
 
 TEXT = "The treaty was scrapped in 1996. It had a military clause. Kim met Putin in June."
-RECORD = EvalRecord(id="t1", question="When was the treaty scrapped?", must_contain=[["1996"]],
-                    evidence=[GoldQuote(source="a.txt", quote="The treaty was scrapped in 1996.")])
+RECORD = EvalRecord(
+    id="t1",
+    question="When was the treaty scrapped?",
+    must_contain=[["1996"]],
+    evidence=[GoldQuote(source="a.txt", quote="The treaty was scrapped in 1996.")],
+)
 UNANSWERABLE = EvalRecord(id="t2", question="What is the population?", answerable=False)
 
 
@@ -18,8 +21,15 @@ def hit(source: str, text: str) -> SearchHit:
 
 
 def cite(quote: str, start: int, index: int = 1, source: str = "a.txt") -> Citation:
-    return Citation(index=index, source=source, title="t", quote=quote, start=start,
-                    end=start + len(quote), score=0.9)
+    return Citation(
+        index=index,
+        source=source,
+        title="t",
+        quote=quote,
+        start=start,
+        end=start + len(quote),
+        score=0.9,
+    )
 
 
 def answer(text: str, citations: list[Citation], refused: bool = False) -> Answer:
@@ -27,8 +37,11 @@ def answer(text: str, citations: list[Citation], refused: bool = False) -> Answe
 
 
 def test_rank_hit_at_k_and_mrr_are_decided_by_text_overlap() -> None:
-    hits = [hit("a.txt", "Kim met Putin in June."), hit("b.txt", "The treaty was scrapped in 1996."),
-            hit("a.txt", "It had a military clause. The treaty was scrapped in 1996.")]
+    hits = [
+        hit("a.txt", "Kim met Putin in June."),
+        hit("b.txt", "The treaty was scrapped in 1996."),
+        hit("a.txt", "It had a military clause. The treaty was scrapped in 1996."),
+    ]
     rank = metrics.first_relevant_rank(hits, RECORD)  # b.txt has the words but is the wrong source
     assert rank == 3
     assert [metrics.hit_at(rank, k) for k in (1, 3, 5)] == [0.0, 1.0, 1.0]
@@ -54,8 +67,12 @@ def test_correctness_needs_every_group_and_refusal_for_unanswerable() -> None:
 def test_cited_support_needs_a_cited_quote_holding_the_evidence() -> None:
     assert metrics.cited_support([cite(TEXT[:32], 0)], RECORD)
     assert not metrics.cited_support([cite("Kim met Putin in June.", 60)], RECORD)
-    squad = EvalRecord(id="s", question="q", must_contain=[["1996"]],
-                       evidence=[GoldQuote(source="a.txt", quote="1996")])
+    squad = EvalRecord(
+        id="s",
+        question="q",
+        must_contain=[["1996"]],
+        evidence=[GoldQuote(source="a.txt", quote="1996")],
+    )
     assert metrics.cited_support([cite(TEXT[:32], 0)], squad)
     assert not metrics.cited_support([cite(TEXT[:32], 0, source="b.txt")], squad)
 
@@ -68,10 +85,13 @@ def test_citation_validity_checks_markers_and_exact_offsets() -> None:
     assert "differs" in metrics.citation_problems(shifted, texts)[0]
     dangling = answer(f"{TEXT[:32]} [1] More. [2]", [cite(TEXT[:32], 0)])
     assert metrics.citation_problems(dangling, texts) == ["[2] has no citation"]
-    assert "unknown source" in metrics.citation_problems(
-        answer("x [1]", [cite("x", 0, source="z.txt")]), texts)[0]
+    assert (
+        "unknown source"
+        in metrics.citation_problems(answer("x [1]", [cite("x", 0, source="z.txt")]), texts)[0]
+    )
     assert metrics.citation_problems(answer("Uncited claim.", []), texts) == [
-        "an answer with no citation"]
+        "an answer with no citation"
+    ]
 
 
 def test_refusal_precision_and_recall() -> None:

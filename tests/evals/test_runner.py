@@ -17,10 +17,17 @@ RAG = str(Path(sys.executable).with_name("rag"))
 
 
 def rag_eval(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = os.environ | {"RAG_EVAL__CACHE_DIR": str(tmp_path / "cache"),
-                                "RAG_EVAL__REPORTS_DIR": str(tmp_path / "reports")} | env
-    return subprocess.run([RAG, "eval", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=environment, timeout=900)
+    environment = (
+        os.environ
+        | {
+            "RAG_EVAL__CACHE_DIR": str(tmp_path / "cache"),
+            "RAG_EVAL__REPORTS_DIR": str(tmp_path / "reports"),
+        }
+        | env
+    )
+    return subprocess.run(
+        [RAG, "eval", *args], capture_output=True, text=True, cwd=ROOT, env=environment, timeout=900
+    )
 
 
 def test_golden_gate_passes_and_writes_reports(tmp_path: Path) -> None:
@@ -33,8 +40,12 @@ def test_golden_gate_passes_and_writes_reports(tmp_path: Path) -> None:
 
 
 def test_broken_retrieval_fails_the_gate(tmp_path: Path) -> None:
-    result = rag_eval(tmp_path, RAG_RETRIEVAL__TOP_K="1", RAG_CHUNKING__CHUNK_TOKENS="32",
-                      RAG_CHUNKING__OVERLAP_TOKENS="0")
+    result = rag_eval(
+        tmp_path,
+        RAG_RETRIEVAL__TOP_K="1",
+        RAG_CHUNKING__CHUNK_TOKENS="32",
+        RAG_CHUNKING__OVERLAP_TOKENS="0",
+    )
     assert result.returncode == 1
     assert "below thresholds" in result.stderr and "hit@5" in result.stderr
 
@@ -67,9 +78,15 @@ def test_a_stale_answerability_model_fails_the_gate(tmp_path: Path) -> None:
 THRESHOLDS = ROOT / "evals/thresholds.toml"
 
 
-@pytest.mark.parametrize("dataset", ["evals/golden.jsonl", "evals/squad-dev-48/questions.jsonl",
-                                     "evals/squad2-dev-35/questions.jsonl",
-                                     "evals/squad-neg-48/questions.jsonl"])
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        "evals/golden.jsonl",
+        "evals/squad-dev-48/questions.jsonl",
+        "evals/squad2-dev-35/questions.jsonl",
+        "evals/squad-neg-48/questions.jsonl",
+    ],
+)
 def test_every_ci_gate_has_an_extractive_entry(dataset: str) -> None:
     assert thresholds_for(THRESHOLDS, ROOT / dataset, "extractive")["hit@5"] > 0.9
 
@@ -80,7 +97,9 @@ def test_a_missing_thresholds_file_fails_closed(tmp_path: Path) -> None:
 
 
 def test_a_renamed_dataset_or_another_provider_has_no_entry(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no entry for .*golden-v2.jsonl with provider extractive"):
+    with pytest.raises(
+        ConfigError, match="no entry for .*golden-v2.jsonl with provider extractive"
+    ):
         thresholds_for(THRESHOLDS, tmp_path / "golden-v2.jsonl", "extractive")
     with pytest.raises(ConfigError, match="no entry for .*golden.jsonl with provider llamacpp"):
         thresholds_for(THRESHOLDS, ROOT / "evals/golden.jsonl", "llamacpp")
@@ -102,7 +121,9 @@ def test_a_misspelt_metric_fails_instead_of_gating_nothing() -> None:
 def test_metrics_past_their_bounds_are_the_failures() -> None:
     result = PipelineResult("ours", metrics={"hit@5": 0.8, "refusal_rate": 0.1, "mrr": 0.9})
     assert failures(result, {"hit@5": 0.9, "max_refusal_rate": 0.08, "mrr": 0.85}) == [
-        "hit@5 0.800 < 0.9", "refusal_rate 0.100 > 0.08"]
+        "hit@5 0.800 < 0.9",
+        "refusal_rate 0.100 > 0.08",
+    ]
 
 
 def test_a_missing_thresholds_file_stops_the_run_before_any_work(tmp_path: Path) -> None:
@@ -115,10 +136,19 @@ def test_a_new_dataset_fails_the_gate_unless_no_gate_is_asked_for(tmp_path: Path
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus/lighthouse.txt").write_text(
         "Harbour lighthouse repainted\n\nby Ada Reyes - May 2, 2024\n\nThe harbour "
-        "lighthouse at Port Ellen was repainted red and white by the town council in April.\n")
+        "lighthouse at Port Ellen was repainted red and white by the town council in April.\n"
+    )
     dataset = tmp_path / "new-set.jsonl"
-    dataset.write_text(json.dumps({"id": "n1", "question": "Who repainted the lighthouse?",
-                                   "must_contain": [["town council"]]}) + "\n")
+    dataset.write_text(
+        json.dumps(
+            {
+                "id": "n1",
+                "question": "Who repainted the lighthouse?",
+                "must_contain": [["town council"]],
+            }
+        )
+        + "\n"
+    )
     args = ("--dataset", str(dataset), "--corpus", str(tmp_path / "corpus"))
     gated = rag_eval(tmp_path, *args)
     assert gated.returncode == 1 and "no entry for" in gated.stderr and "--no-gate" in gated.stderr

@@ -14,13 +14,17 @@ from tests.test_cli import rag
 
 # /proc/cpuinfo flags (abridged) of a Sapphire Rapids Xeon, where the native build crashed,
 # of an AMD EPYC with AVX-512 and no AMX, and of an older laptop CPU without AVX-512.
-XEON = frozenset("sse2 sse4_2 avx avx2 fma f16c bmi2 avx512f avx512_vnni avx512_bf16 "
-                 "avx512vbmi avx_vnni amx_bf16 amx_tile amx_int8".split())
+XEON = frozenset(
+    "sse2 sse4_2 avx avx2 fma f16c bmi2 avx512f avx512_vnni avx512_bf16 "
+    "avx512vbmi avx_vnni amx_bf16 amx_tile amx_int8".split()
+)
 EPYC = XEON - {"amx_bf16", "amx_tile", "amx_int8"}
 LAPTOP = frozenset("sse2 sse4_2 avx avx2 fma f16c bmi2".split())
-NATIVE_ON_XEON = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | "
-                  "FMA = 1 | BMI2 = 1 | AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | "
-                  "AVX512_BF16 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 |")
+NATIVE_ON_XEON = (
+    "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | "
+    "FMA = 1 | BMI2 = 1 | AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | "
+    "AVX512_BF16 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 |"
+)
 
 
 def test_the_native_build_on_an_amx_cpu_is_refused_naming_the_fix() -> None:
@@ -50,9 +54,16 @@ def test_our_flags_name_each_instruction_set_and_never_amx() -> None:
 
 def test_a_native_build_is_told_apart_from_ours() -> None:
     assert build.parse(NATIVE_ON_XEON).unlike(build.wanted(XEON)) == [
-        "+AMX_INT8", "+AVX512", "+AVX512_BF16", "+AVX512_VBMI", "+AVX512_VNNI", "+AVX_VNNI"]
-    assert build.parse(NATIVE_ON_XEON.replace("AMX_INT8 = 1 | ", "")).unlike(
-        build.wanted(EPYC)) == []
+        "+AMX_INT8",
+        "+AVX512",
+        "+AVX512_BF16",
+        "+AVX512_VBMI",
+        "+AVX512_VNNI",
+        "+AVX_VNNI",
+    ]
+    assert (
+        build.parse(NATIVE_ON_XEON.replace("AMX_INT8 = 1 | ", "")).unlike(build.wanted(EPYC)) == []
+    )
 
 
 @pytest.fixture
@@ -62,12 +73,14 @@ def amx_llama(tmp_path: Path) -> Path:
     package = tmp_path / "llama_cpp"
     package.mkdir()
     (package / "__init__.py").write_text(
-        f"def llama_print_system_info():\n    return {NATIVE_ON_XEON.encode()!r}\n")
+        f"def llama_print_system_info():\n    return {NATIVE_ON_XEON.encode()!r}\n"
+    )
     return tmp_path
 
 
-def test_ask_and_doctor_refuse_a_crashing_build_in_one_line(amx_llama: Path, store: Path,
-                                                           tmp_path: Path) -> None:
+def test_ask_and_doctor_refuse_a_crashing_build_in_one_line(
+    amx_llama: Path, store: Path, tmp_path: Path
+) -> None:
     gguf = tmp_path / "any.gguf"
     gguf.write_bytes(b"GGUF")
     env = {"PYTHONPATH": str(amx_llama), "RAG_LLM__GGUF": str(gguf)}
@@ -76,7 +89,10 @@ def test_ask_and_doctor_refuse_a_crashing_build_in_one_line(amx_llama: Path, sto
     assert asked.stderr.count("\n") == 1 and "built with AMX" in asked.stderr
     assert "make local" in asked.stderr
     doctor = rag("doctor", "--check", store=store, **env)
-    assert doctor.returncode == 1 and "llama.cpp: refused: llama.cpp was built with AMX" in doctor.stdout
+    assert (
+        doctor.returncode == 1
+        and "llama.cpp: refused: llama.cpp was built with AMX" in doctor.stdout
+    )
 
 
 def test_the_version_built_is_the_version_pinned() -> None:
@@ -89,8 +105,9 @@ def test_the_version_built_is_the_version_pinned() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="make local")
 def test_the_installed_build_is_ours_without_amx() -> None:
-    checked = subprocess.run([sys.executable, "-m", "rag.llm.build", "check"],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [sys.executable, "-m", "rag.llm.build", "check"], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stderr
     installed, cpu = build.installed(), build.cpu_flags()
     assert "AMX_INT8" not in installed.features and build.not_ours(cpu, installed) is None

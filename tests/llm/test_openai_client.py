@@ -24,20 +24,25 @@ def llm_answering(*replies: httpx.Response | Exception, **settings: object):
             raise reply
         return reply
 
-    config = LLMSettings(provider="openai", base_url="http://llm.test/v1", backoff_s=0,
-                         openai_model="m", **settings)
+    config = LLMSettings(
+        provider="openai", base_url="http://llm.test/v1", backoff_s=0, openai_model="m", **settings
+    )
     client = httpx.Client(base_url="http://llm.test/v1/", transport=httpx.MockTransport(handle))
     return OpenAICompatibleLLM(config, client), seen
 
 
 def completion(text: str) -> httpx.Response:
-    return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": text}}]})
+    return httpx.Response(
+        200, json={"choices": [{"message": {"role": "assistant", "content": text}}]}
+    )
 
 
 def test_a_429_and_a_503_are_retried_then_the_reply_arrives() -> None:
-    llm, seen = llm_answering(httpx.Response(429, headers={"retry-after": "0"}),
-                              httpx.Response(503, json={"error": {"message": "loading"}}),
-                              completion("Hello [1]."))
+    llm, seen = llm_answering(
+        httpx.Response(429, headers={"retry-after": "0"}),
+        httpx.Response(503, json={"error": {"message": "loading"}}),
+        completion("Hello [1]."),
+    )
     assert llm.complete(MESSAGES) == "Hello [1]."
     assert len(seen) == 3
     body = json.loads(seen[-1].content)
@@ -45,8 +50,9 @@ def test_a_429_and_a_503_are_retried_then_the_reply_arrives() -> None:
 
 
 def test_retries_give_up_with_the_endpoints_own_message() -> None:
-    llm, seen = llm_answering(*[httpx.Response(500, json={"error": {"message": "out of memory"}})] * 3,
-                              retries=2)
+    llm, seen = llm_answering(
+        *[httpx.Response(500, json={"error": {"message": "out of memory"}})] * 3, retries=2
+    )
     with pytest.raises(LLMUnavailable, match=r"answered 500: out of memory \(after 3 attempts\)"):
         llm.complete(MESSAGES)
     assert len(seen) == 3
@@ -61,16 +67,22 @@ def test_a_bad_key_is_not_retried() -> None:
 
 def test_an_unreachable_endpoint_is_named_in_the_error() -> None:
     llm, _ = llm_answering(*[httpx.ConnectError("connection refused")] * 2, retries=1)
-    with pytest.raises(LLMUnavailable, match=r"cannot reach http://llm.test/v1: connection refused"):
+    with pytest.raises(
+        LLMUnavailable, match=r"cannot reach http://llm.test/v1: connection refused"
+    ):
         llm.complete(MESSAGES)
 
 
 def test_a_stream_yields_the_deltas_in_order() -> None:
-    chunks = [{"choices": [{"delta": {"role": "assistant"}}]},
-              {"choices": [{"delta": {"content": "Hel"}}]}, {"choices": [{"delta": {"content": "lo"}}]}]
+    chunks = [
+        {"choices": [{"delta": {"role": "assistant"}}]},
+        {"choices": [{"delta": {"content": "Hel"}}]},
+        {"choices": [{"delta": {"content": "lo"}}]},
+    ]
     body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
-    llm, seen = llm_answering(httpx.Response(200, text=body,
-                                             headers={"content-type": "text/event-stream"}))
+    llm, seen = llm_answering(
+        httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+    )
     assert list(llm.stream(MESSAGES)) == ["Hel", "lo"]
     assert json.loads(seen[0].content)["stream"] is True
 
@@ -103,9 +115,13 @@ def test_a_stream_that_stops_before_done_is_not_a_complete_answer() -> None:
 
 
 def test_an_error_chunk_mid_stream_is_reported_with_the_endpoints_message() -> None:
-    llm, _ = llm_answering(sse(delta("Paris"), {"error": {"message": "CUDA out of memory",
-                                                          "type": "server_error"}},
-                               "[DONE]"))
+    llm, _ = llm_answering(
+        sse(
+            delta("Paris"),
+            {"error": {"message": "CUDA out of memory", "type": "server_error"}},
+            "[DONE]",
+        )
+    )
     *deltas, error = streamed(llm)
     assert deltas == ["Paris"] and error == "the endpoint failed mid-stream: CUDA out of memory"
 
@@ -128,17 +144,22 @@ def test_json_that_is_not_a_chunk_in_a_stream_is_a_clear_error() -> None:
 
 def test_a_chunk_sent_as_several_data_lines_is_one_chunk() -> None:
     # the SSE spec joins an event's data lines with newlines, which JSON reads as whitespace
-    body = ('data: {"choices": [{"delta":\ndata: {"content": "Hel"}}]}\n\n'
-            f"data: {json.dumps(delta('lo'))}\n\ndata: [DONE]\n\n")
-    llm, _ = llm_answering(httpx.Response(200, text=body,
-                                          headers={"content-type": "text/event-stream"}))
+    body = (
+        'data: {"choices": [{"delta":\ndata: {"content": "Hel"}}]}\n\n'
+        f"data: {json.dumps(delta('lo'))}\n\ndata: [DONE]\n\n"
+    )
+    llm, _ = llm_answering(
+        httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+    )
     assert list(llm.stream(MESSAGES)) == ["Hel", "lo"]
 
 
 def test_a_stream_answered_with_json_is_a_clear_error() -> None:
     llm, _ = llm_answering(completion("Hello"))
-    assert streamed(llm) == ["http://llm.test/v1 answered a streamed request with "
-                             "'application/json', not an event stream"]
+    assert streamed(llm) == [
+        "http://llm.test/v1 answered a streamed request with "
+        "'application/json', not an event stream"
+    ]
 
 
 def test_a_reply_that_is_not_a_completion_is_a_clear_error() -> None:

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answering.answerability import (READER_FEATURES, AnswerabilityModel, features,
-                                         kind_missing)
+from rag.answering.answerability import READER_FEATURES, AnswerabilityModel, features, kind_missing
 from rag.errors import ModelUnavailable
 from rag.events import collect
 
@@ -14,9 +13,12 @@ from rag.events import collect
 def test_the_shipped_model_is_trained_on_the_features_computed_now() -> None:
     model = AnswerabilityModel.load()
     assert not model.stale
-    assert set(model.trained_on) == {"evals/squad2-dev-35/questions.jsonl",
-                                     "evals/squad-dev-48/questions.jsonl",
-                                     "evals/squad-neg-48/questions.jsonl", "evals/golden.jsonl"}
+    assert set(model.trained_on) == {
+        "evals/squad2-dev-35/questions.jsonl",
+        "evals/squad-dev-48/questions.jsonl",
+        "evals/squad-neg-48/questions.jsonl",
+        "evals/golden.jsonl",
+    }
     assert READER_FEATURES & set(model.features)  # it reads the reader's scores
     assert 0.0 < model.threshold < 1.0
 
@@ -40,7 +42,8 @@ def test_the_kind_of_answer_asked_for_is_looked_for() -> None:
 
 
 def test_the_model_answers_what_the_articles_say_and_refuses_what_they_do_not(
-        make_pipeline, seeded_store: Path) -> None:
+    make_pipeline, seeded_store: Path
+) -> None:
     pipeline = make_pipeline(seeded_store, llm={"refusal": "model"})
     stage = pipeline.answerer.stage
     said = "Which article of the UN Charter does the treaty's mutual defence clause invoke?"
@@ -54,4 +57,3 @@ def test_the_model_answers_what_the_articles_say_and_refuses_what_they_do_not(
     answered = collect(pipeline.answer(said))
     assert not answered.refused and "Article 51" in answered.answer
     assert collect(pipeline.answer(unsaid)).refused
-

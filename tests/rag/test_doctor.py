@@ -16,7 +16,8 @@ def replace_every_file(corpus: Path, words: str) -> None:
 
 
 def test_a_kill_after_commit_leaves_stale_rows_that_a_rerun_and_the_doctor_remove(
-        make_pipeline, corpus: Path, monkeypatch) -> None:
+    make_pipeline, corpus: Path, monkeypatch
+) -> None:
     pipeline = make_pipeline()
     pipeline.ingest([corpus])
     assert examine(pipeline.index).healthy
@@ -32,8 +33,9 @@ def test_a_kill_after_commit_leaves_stale_rows_that_a_rerun_and_the_doctor_remov
     monkeypatch.undo()
     found = examine(pipeline.index)
     assert found.stale_chunks and found.stale_sentences and not found.incomplete
-    assert {store.chunks([i])[0].source for i in found.stale_chunks} == {min(
-        p.name for p in corpus.iterdir())}
+    assert {store.chunks([i])[0].source for i in found.stale_chunks} == {
+        min(p.name for p in corpus.iterdir())
+    }
     repair(pipeline.index, found)
     assert examine(pipeline.index).healthy
     report = pipeline.ingest([corpus])  # the first file is whole: nothing to redo for it
@@ -53,8 +55,9 @@ def test_keyword_rows_out_of_step_are_found_and_restored(make_pipeline, corpus: 
     assert examine(pipeline.index).healthy and set(lost) <= keywords.ids()
 
 
-def test_a_committed_document_missing_rows_is_reported_not_hidden(make_pipeline,
-                                                                  corpus: Path) -> None:
+def test_a_committed_document_missing_rows_is_reported_not_hidden(
+    make_pipeline, corpus: Path
+) -> None:
     pipeline = make_pipeline()
     pipeline.ingest([corpus])
     store = pipeline.index.store
@@ -65,7 +68,8 @@ def test_a_committed_document_missing_rows_is_reported_not_hidden(make_pipeline,
 
 
 def test_records_written_before_sentence_bounds_were_kept_are_rewritten(
-        make_pipeline, store: Path, caplog) -> None:
+    make_pipeline, store: Path, caplog
+) -> None:
     pipeline = make_pipeline(store=store)
     documents = pipeline.index.open(create=False).store._documents
     written = documents.get(include=["metadatas"])

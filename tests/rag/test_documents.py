@@ -3,10 +3,9 @@
 import pytest
 
 from rag.errors import SourceError, UnknownDocument
-from rag.filters import Filters
-
-from tests.conftest import SEEDS
 from rag.events import collect
+from rag.filters import Filters
+from tests.conftest import SEEDS
 
 NOTE = b"Harbour note\n\nThe icebreaker Kapitan Dranitsyn reached Rajin port on 3 March."
 
@@ -24,7 +23,9 @@ def test_add_replace_and_delete_a_document(make_pipeline) -> None:
         pipeline.delete_document("harbour.txt")
 
 
-@pytest.mark.parametrize("name", ["../x.txt", "/etc/passwd", "a/b.txt", "notes.pdf", "", ".hidden.txt"])
+@pytest.mark.parametrize(
+    "name", ["../x.txt", "/etc/passwd", "a/b.txt", "notes.pdf", "", ".hidden.txt"]
+)
 def test_a_source_name_must_be_a_plain_supported_file_name(make_pipeline, name: str) -> None:
     with pytest.raises(SourceError, match="plain file name"):
         make_pipeline().add_document(name, NOTE)
@@ -44,4 +45,6 @@ def test_a_source_filter_keeps_retrieval_and_citations_inside_it(seeded) -> None
     hits = seeded.search("treaty", top_k=10, filters=Filters(source=source))
     assert hits and {h.source for h in hits} == {source}
     assert seeded.search("treaty", filters=Filters(source=["no-such.txt"])) == []
-    assert collect(seeded.answer("What is the treaty?", filters=Filters(source=["no-such.txt"]))).refused
+    assert collect(
+        seeded.answer("What is the treaty?", filters=Filters(source=["no-such.txt"]))
+    ).refused

@@ -29,8 +29,9 @@ def torch_engine() -> MiniLMEmbedder:
     return MiniLMEmbedder(engine="torch")
 
 
-def test_onnx_vectors_equal_torch_vectors(embedder: MiniLMEmbedder,
-                                          torch_engine: MiniLMEmbedder, texts: list[str]) -> None:
+def test_onnx_vectors_equal_torch_vectors(
+    embedder: MiniLMEmbedder, torch_engine: MiniLMEmbedder, texts: list[str]
+) -> None:
     assert embedder.engine == "onnx"
     onnx, torch = embedder.embed(texts), torch_engine.embed(texts)
     assert onnx.shape == torch.shape == (len(texts), 384)
@@ -39,11 +40,13 @@ def test_onnx_vectors_equal_torch_vectors(embedder: MiniLMEmbedder,
 
 
 def test_word_pieces_are_counted_as_the_model_counts_them(
-        embedder: MiniLMEmbedder, torch_engine: MiniLMEmbedder, texts: list[str]) -> None:
+    embedder: MiniLMEmbedder, torch_engine: MiniLMEmbedder, texts: list[str]
+) -> None:
     reference = torch_engine.model.tokenizer
     counts = [embedder.count_tokens(t) for t in texts]
-    assert counts == [len(reference.encode(t, add_special_tokens=False, verbose=False))
-                      for t in texts]
+    assert counts == [
+        len(reference.encode(t, add_special_tokens=False, verbose=False)) for t in texts
+    ]
     assert max(counts) > embedder.max_tokens == 254  # whole articles are not truncated
 
 
@@ -59,7 +62,8 @@ def test_graph_is_exported_once_and_reused(tmp_path: Path) -> None:
 
 
 def test_a_graph_that_differs_from_torch_is_refused_and_not_kept(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(embedding, "EXPORT_TOLERANCE", -1.0)  # no export can pass
     with pytest.raises(ModelUnavailable, match="RAG_EMBEDDER__ENGINE=torch"):
         MiniLMEmbedder(graph_dir=tmp_path).embed(["Putin visited Hanoi."])
@@ -67,7 +71,8 @@ def test_a_graph_that_differs_from_torch_is_refused_and_not_kept(
 
 
 def test_counting_while_embedding_in_other_threads_never_breaks_either(
-        embedder: MiniLMEmbedder) -> None:
+    embedder: MiniLMEmbedder,
+) -> None:
     """A shared tokenizer whose settings one thread changes fails in another ("Already
     borrowed"): counting (chunking) and embedding (searching) run at once in a server."""
     from concurrent.futures import ThreadPoolExecutor

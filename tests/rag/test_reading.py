@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ConfigError, ReaderOff
+from rag.events import collect
 from rag.settings import load_settings
-
 from tests.conftest import ROOT
 from tests.test_cli import rag
-from rag.events import collect
 
 ARTICLE = ROOT / "evals/squad-dev-48/corpus/Jacksonville,_Florida.txt"
 # (question, its gold answer), from evals/squad-dev-48/questions.jsonl
-MISLED = [("How much of Jacksonville is made up of water?", "13.34%"),
-          ("Who was responsible for the new building projects in Jacksonville?",
-           "Haydon Burns")]
+MISLED = [
+    ("How much of Jacksonville is made up of water?", "13.34%"),
+    ("Who was responsible for the new building projects in Jacksonville?", "Haydon Burns"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("question, gold", MISLED)
-def test_the_reader_picks_the_sentence_that_answers(make_pipeline, corpus: Path, tmp_path: Path,
-                                                    question: str, gold: str) -> None:
+def test_the_reader_picks_the_sentence_that_answers(
+    make_pipeline, corpus: Path, tmp_path: Path, question: str, gold: str
+) -> None:
     overlap = make_pipeline(tmp_path / "a", reader={"enabled": False})
     overlap.ingest([corpus])
     misled = collect(overlap.answer(question))
@@ -41,7 +42,7 @@ def test_the_reader_picks_the_sentence_that_answers(make_pipeline, corpus: Path,
     assert gold not in misled.answer and not misled.refused  # on topic, and no answer
     assert gold in answer.citations[0].quote  # the first quote is the answer
     text = ARTICLE.read_text()
-    assert all(text[c.start:c.end] == c.quote for c in answer.citations)
+    assert all(text[c.start : c.end] == c.quote for c in answer.citations)
 
 
 def test_without_its_model_the_service_names_the_pull_command(store: Path, tmp_path: Path) -> None:
@@ -52,13 +53,25 @@ def test_without_its_model_the_service_names_the_pull_command(store: Path, tmp_p
     missing = rag("ask", "Who went with Putin?", store=store, **nowhere)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1
     assert "rag model pull ms-marco-minilm-l12" in missing.stderr
-    assert rag("ask", "Who went with Putin?", store=store, RAG_READER__MODEL=str(tmp_path),
-               RAG_READER__ENABLED="false").returncode == 0
+    assert (
+        rag(
+            "ask",
+            "Who went with Putin?",
+            store=store,
+            RAG_READER__MODEL=str(tmp_path),
+            RAG_READER__ENABLED="false",
+        ).returncode
+        == 0
+    )
 
 
 def test_the_eval_gate_fails_closed_without_the_reader(tmp_path: Path) -> None:
-    gated = rag("eval", store=tmp_path, RAG_READER__MODEL=str(tmp_path / "nowhere"),
-                RAG_EVAL__CACHE_DIR=str(tmp_path / "cache"))
+    gated = rag(
+        "eval",
+        store=tmp_path,
+        RAG_READER__MODEL=str(tmp_path / "nowhere"),
+        RAG_EVAL__CACHE_DIR=str(tmp_path / "cache"),
+    )
     assert gated.returncode == 1 and "rag model pull ms-marco-minilm-l12" in gated.stderr
 
 
@@ -67,20 +80,25 @@ TOPIC = "Black_Death.txt"  # 28 questions its text answers, 21 whose paragraphs 
 
 
 def test_on_topic_questions_the_article_does_not_answer_are_refused(
-        make_pipeline, tmp_path: Path) -> None:
+    make_pipeline, tmp_path: Path
+) -> None:
     """squad-neg-48's article without the paragraphs some of its questions were written
     from: the reader's decision refuses at least half of those (0.585 of the set's, cross-
     validated), more than the score rule does, while answering most of the rest."""
     folder = tmp_path / "article"
     folder.mkdir()
     shutil.copy(NEGATIVES / "corpus" / TOPIC, folder)
-    records = [json.loads(line) for line in (NEGATIVES / "questions.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (NEGATIVES / "questions.jsonl").read_text().splitlines()
+    ]
     records = [r for r in records if r["doc"] == TOPIC]
     refused = {}
     for rule in ("model", "threshold"):
         pipeline = make_pipeline(tmp_path / rule, llm={"refusal": rule})
         pipeline.ingest([folder])
-        refused[rule] = {r["question"]: collect(pipeline.answer(r["question"])).refused for r in records}
+        refused[rule] = {
+            r["question"]: collect(pipeline.answer(r["question"])).refused for r in records
+        }
     unanswerable = [r["question"] for r in records if not r["answerable"]]
     answerable = [r["question"] for r in records if r["answerable"]]
 
@@ -115,11 +133,17 @@ def test_a_hugging_face_id_is_read_from_the_hubs_cache(store: Path, tmp_path: Pa
     (tmp_path / "hub/models--someone--reader/refs").mkdir()
     (tmp_path / "hub/models--someone--reader/refs/main").write_text("0123abcd")
     hub = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")}
-    asked = rag("ask", "Which article of the UN Charter does the defence clause invoke?",
-                store=store, RAG_READER__MODEL="someone/reader", **hub)
+    asked = rag(
+        "ask",
+        "Which article of the UN Charter does the defence clause invoke?",
+        store=store,
+        RAG_READER__MODEL="someone/reader",
+        **hub,
+    )
     assert asked.returncode == 0, asked.stderr
     assert "Article 51" in asked.stdout
-    missing = rag("ask", "Who went with Putin?", store=store, RAG_READER__MODEL="nobody/nothing",
-                  **hub)
+    missing = rag(
+        "ask", "Who went with Putin?", store=store, RAG_READER__MODEL="nobody/nothing", **hub
+    )
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1
     assert "nobody/nothing" in missing.stderr and "Hugging Face" in missing.stderr

