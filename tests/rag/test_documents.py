@@ -3,7 +3,7 @@
 import pytest
 
 from rag.errors import SourceError, UnknownDocument
-from rag.events import collect
+from rag.events import Cited, Finished, Token, collect
 from rag.filters import Filters
 from tests.conftest import SEEDS
 
@@ -33,8 +33,8 @@ def test_a_source_name_must_be_a_plain_supported_file_name(make_pipeline, name: 
 
 def test_a_streamed_answer_is_tokens_then_citations_then_the_answer(seeded) -> None:
     events = list(seeded.answer("Who accompanied Putin on his trip?"))
-    kinds = [e.kind for e in events]
-    assert kinds[-2:] == ["citations", "done"] and set(kinds[:-2]) == {"token"}
+    kinds = [type(e) for e in events]
+    assert kinds[-2:] == [Cited, Finished] and set(kinds[:-2]) == {Token}
     answer = events[-1].answer
     assert "".join(e.text for e in events[:-2]) == answer.answer
     assert events[-2].citations == answer.citations
