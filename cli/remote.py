@@ -5,6 +5,7 @@ store."""
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from httpx_sse import connect_sse
@@ -13,12 +14,17 @@ from rag.conversation import Turn
 from rag.errors import RagError, SourceError
 from rag.events import AnswerEvent, Cited, Failed, Finished, Token
 from rag.filters import Filters
-from rag.ingest import FileDone
-from rag.loading import discover
+from rag.loading import discover, parse, read_bytes
 from rag.models import Answer, Citation, IngestReport, SearchHit
 
-# Seconds to connect, and to wait for the next piece of an answer (a local model may think).
-CONNECT_S, READ_S = 5.0, 300.0
+if TYPE_CHECKING:
+    from rag.ingest import FileDone
+
+# Seconds to connect; to wait for the next piece of an answer (a local model may think), for
+# a search or a listing, and for an upload to be indexed.
+CONNECT_S, READ_S, CALL_S, UPLOAD_S = 5.0, 300.0, 60.0, 600.0
+# What the server answers about a file's own content: that file is refused, the rest go on.
+FILE_REFUSALS = {413, 415, 422}
 
 
 class ServerError(RagError):
@@ -59,8 +65,9 @@ class Remote:
         }
         with self.calling(), connect_sse(self.http, "POST", "/v1/ask", json=drop_none(body)) as sse:
             check(sse.response)
-            for event in sse.iter_sse():
-                yield typed(event.event, event.json())
+            for sent in sse.iter_sse():
+                if (event := typed(sent.event, sent.json())) is not None:
+                    yield event
 
     def search(
         self,
@@ -78,65 +85,85 @@ class Remote:
             "filters": filters.model_dump(mode="json", exclude_none=True) if filters else None,
         }
         with self.calling():
-            response = check(self.http.post("/v1/search", json=drop_none(body)))
-        return [SearchHit.model_validate(hit) for hit in response.json()]
+            response = check(self.http.post("/v1/search", json=drop_none(body), timeout=CALL_S))
+            return [SearchHit.model_validate(hit) for hit in response.json()]
 
     def documents(self) -> list[dict]:
         """GET /v1/documents."""
         with self.calling():
-            return check(self.http.get("/v1/documents")).json()
+            return check(self.http.get("/v1/documents", timeout=CALL_S)).json()
 
     def ingest(
-        self, paths: Iterable[Path], progress: FileDone | None = None, rebuild: bool = False
+        self, paths: Iterable[Path], progress: "FileDone | None" = None, rebuild: bool = False
     ) -> IngestReport:
-        """Each file under the paths uploaded to POST /v1/documents, one at a time: a file
-        the server refuses is skipped when found in a folder, an error when named itself."""
+        """Each file under the paths read and checked here as a local ingest reads it, then
+        its bytes uploaded to POST /v1/documents, one file at a time. A file refused (here
+        or by the server, for its content) is skipped when found in a folder, an error when
+        named itself; any other refusal (the key, the server's limits) stops the run."""
         if rebuild:
             raise RagError(
                 f"--rebuild drops the store, which the server at {self.url} holds: "
                 "stop the server first"
             )
-        report, files = IngestReport(), []
+        report, folders = IngestReport(through=self.url), {}
         for path in map(Path, paths):
             found, passed_over = discover(path)  # every path checked before any upload
-            files += [(file, path.is_file()) for file in found]
+            folders |= dict.fromkeys(found, None if path.is_file() else path)
             report.skipped |= passed_over
-        for done, (file, named) in enumerate(files, 1):
-            outcome = self.upload(file, named, report)
+        seen: dict[str, Path] = {}
+        for done, file in enumerate(folders, 1):
+            outcome = self.upload(file, folders[file], report, seen)
             if progress:
-                progress(done, len(files), file, outcome)
+                progress(done, len(folders), file, outcome)
+        if not report.indexed and not report.unchanged:
+            reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in report.skipped.items())
+            raise SourceError(
+                f"nothing could be indexed ({reasons})", path=str(next(iter(folders)))
+            )
         return report
 
-    def upload(self, file: Path, named: bool, report: IngestReport) -> str:
-        """Send one file; its outcome recorded in the report."""
+    def upload(
+        self, file: Path, folder: Path | None, report: IngestReport, seen: dict[str, Path]
+    ) -> str:
+        """Send one file; its outcome recorded in the report; returns a word for progress."""
         try:
-            with self.calling():
-                response = check(
-                    self.http.post("/v1/documents", files={"files": (file.name, file.read_bytes())})
+            raw = read_bytes(file, folder)
+            source = parse(file.name, raw, label=str(file)).source
+            if source in seen:
+                raise SourceError(f"same file name as {seen[source]}", path=str(file))
+            seen[source] = file
+            with self.calling(UPLOAD_S):
+                response = self.http.post(
+                    "/v1/documents", files={"files": (source, raw)}, timeout=UPLOAD_S
                 )
-        except (ServerError, OSError) as exc:
-            if named:
+                if response.status_code in FILE_REFUSALS:
+                    raise SourceError(error_of(response).args[0], path=str(file))
+                result = check(response).json()[0]
+        except (SourceError, OSError) as exc:
+            if folder is None:
                 raise SourceError(f"{file}: {exc}", path=str(file)) from None
-            report.skipped[str(file)] = str(exc)
+            report.skipped[str(file)] = str(exc).removeprefix(f"{file}: ")
             return "skipped"
-        result = response.json()[0]
-        if result["status"] == "indexed":
-            report.indexed.append(str(file))
-            report.chunks_embedded += result["chunks"]
-        else:
-            report.unchanged.append(str(file))
+        (report.indexed if result["status"] == "indexed" else report.unchanged).append(source)
+        report.chunks_embedded += result["chunks"] if result["status"] == "indexed" else 0
         return result["status"]
 
-    def calling(self) -> AbstractContextManager[None]:
-        """A block whose transport failures say which server did not answer."""
-        return reaching(self.url)
+    def calling(self, seconds: float = READ_S) -> AbstractContextManager[None]:
+        """A block whose failures to reach or read the server are one line naming it."""
+        return reaching(self.url, seconds)
 
 
 @contextmanager
-def reaching(url: str) -> Iterator[None]:
-    """httpx's transport errors as one line naming the server."""
+def reaching(url: str, seconds: float) -> Iterator[None]:
+    """httpx's transport errors, and a reply this client cannot read, as one line."""
     try:
         yield
+    except httpx.TimeoutException:
+        raise ServerError(
+            f"the server at {url}, which holds the store, did not answer within {seconds:.0f} s",
+            code="server_timeout",
+            status=504,
+        ) from None
     except httpx.TransportError as exc:
         raise ServerError(
             f"the server at {url}, which holds the store, did not answer "
@@ -144,24 +171,36 @@ def reaching(url: str) -> Iterator[None]:
             code="server_unreachable",
             status=503,
         ) from None
+    except (ValueError, KeyError, TypeError, IndexError) as exc:  # JSON, schema: another version
+        raise ServerError(
+            f"the server at {url} sent a reply this client cannot read "
+            f"({type(exc).__name__}): are both the same version of rag-news?",
+            code="server_reply",
+        ) from None
 
 
 def check(response: httpx.Response) -> httpx.Response:
     """The response if it is a success; otherwise the server's error, raised."""
     if response.is_success:
         return response
+    raise error_of(response)
+
+
+def error_of(response: httpx.Response) -> "ServerError":
+    """The error a failed response carries, as the server put it."""
     response.read()
     try:
         error = response.json()["error"]
-        raise ServerError(error["message"], code=error["code"], status=response.status_code)
+        return ServerError(error["message"], code=error["code"], status=response.status_code)
     except (ValueError, KeyError, TypeError):
-        raise ServerError(
+        return ServerError(
             f"the server answered {response.status_code}", status=response.status_code
-        ) from None
+        )
 
 
-def typed(kind: str, data: dict) -> AnswerEvent:
-    """One SSE event of /v1/ask as the library's event."""
+def typed(kind: str, data: dict) -> AnswerEvent | None:
+    """One SSE event of /v1/ask as the library's event (None for a kind this client does
+    not know: a newer server may send more)."""
     match kind:
         case "token":
             return Token(data["text"])
@@ -169,13 +208,10 @@ def typed(kind: str, data: dict) -> AnswerEvent:
             return Cited([Citation.model_validate(c) for c in data["citations"]])
         case "done":
             return Finished(Answer.model_validate(data))
-    error = data.get("error", {})
-    return Failed(
-        ServerError(
-            error.get("message", f"unexpected event {kind!r}"),
-            code=error.get("code", "server_error"),
-        )
-    )
+        case "error":
+            error = data["error"]
+            return Failed(ServerError(error["message"], code=error["code"]))
+    return None
 
 
 def drop_none(body: dict) -> dict:

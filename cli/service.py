@@ -4,14 +4,16 @@ itself, or, when a running server holds the store, that server over HTTP."""
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rag.conversation import Turn
 from rag.events import AnswerEvent
 from rag.filters import Filters
-from rag.ingest import FileDone
 from rag.models import IngestReport, SearchHit
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.ingest import FileDone  # rag.ingest loads llama_index: not for a thin client
 
 
 class Service(Protocol):
@@ -45,7 +47,7 @@ class Service(Protocol):
         ...
 
     def ingest(
-        self, paths: Iterable[Path], progress: FileDone | None = None, rebuild: bool = False
+        self, paths: Iterable[Path], progress: "FileDone | None" = None, rebuild: bool = False
     ) -> IngestReport:
         """Index files and folders."""
         ...

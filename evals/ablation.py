@@ -1,7 +1,7 @@
 """The reader's parts, each on its own: `rag eval` on the public sets for every variant,
 one table of the results.
 
-    .venv/bin/python -m evals.ablation [--limit 2000] [--variants before all ...] [--sets ...]
+    .venv/bin/rag eval ablation [--limit 2000] [--variant NAME ...] [--set NAME ...]
 
 Variants (each a set of RAG_* settings over the defaults):
   before          the reader off: quotes and refusals by the candidates' scores
@@ -14,8 +14,8 @@ spread evenly, as `rag eval --limit`). Each run writes its report to evals/repor
 `rag eval` does; the table goes to stdout.
 """
 
-import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from evals.runner import run_eval
@@ -48,28 +48,22 @@ COLUMNS = (
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--limit",
-        type=int,
-        default=2000,
-        help="questions of each squad set (golden is always whole)",
-    )
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    parser.add_argument(
-        "--sets", nargs="+", choices=[s[0] for s in SETS], default=[s[0] for s in SETS]
-    )
-    args = parser.parse_args()
+def ablate(
+    limit: int = 2000,
+    variants: Sequence[str] = tuple(VARIANTS),
+    sets: Sequence[str] = tuple(s[0] for s in SETS),
+) -> None:
+    """Each variant on each set (limit questions of each squad set; golden whole): the
+    table on stdout, progress on stderr."""
     lines = ["| set | variant | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
-    for name, dataset, corpus, limited in (s for s in SETS if s[0] in args.sets):
-        for variant in args.variants:
+    for name, dataset, corpus, limited in (s for s in SETS if s[0] in sets):
+        for variant in variants:
             print(f"{name}, {variant}: asking", file=sys.stderr, flush=True)
             outcome = run_eval(
                 load_settings(**VARIANTS[variant]),
                 ROOT / dataset,
                 ROOT / corpus,
-                limit=args.limit if limited else None,
+                limit=limit if limited else None,
                 gate=False,
                 compare=False,
                 progress=tenths(f"{name}, {variant}"),
@@ -92,7 +86,3 @@ def tenths(label: str):  # noqa: ANN201
             print(f"  {label}: {done}/{total} questions", file=sys.stderr, flush=True)
 
     return show
-
-
-if __name__ == "__main__":
-    main()

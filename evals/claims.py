@@ -2,13 +2,12 @@
 does not, on sentences that real small models wrote for the golden questions, each
 labelled by hand (evals/claims.jsonl).
 
-    python -m evals.claims                 # precision and recall of "kept" per threshold
+    rag eval claims                 # precision and recall of "kept" per threshold
 
 Precision is the share of kept sentences that their passage really supports (what a reader
 relies on); recall is the share of supported sentences that are kept (what the check costs).
 """
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,16 +79,13 @@ def rates(judged: list[Judged], threshold: float) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def support_sweep(dataset: Path = DATASET) -> None:
     """Print the sweep as a Markdown table."""
     from rag.embedding import make_embedder
     from rag.settings import load_settings
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=DATASET)
-    args = parser.parse_args()
     settings = load_settings()
-    claims = load(args.dataset)
+    claims = load(dataset)
     judged = judge(claims, make_embedder(settings.embedder))
     supported = sum(c.supported for c in claims)
     print(
@@ -103,7 +99,3 @@ def main() -> None:
             f"| {threshold:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
             f"{r['accuracy']:.3f} | {r['kept']} |"
         )
-
-
-if __name__ == "__main__":
-    main()

@@ -3,7 +3,7 @@ written on are taken out of the corpus, so the questions written on those lose t
 while their articles' other paragraphs stay (on-topic passages without the answer). One
 ingest, both kinds of question.
 
-    python -m evals.negatives   # writes evals/squad-neg-48/ (corpus/ and questions.jsonl)
+    rag eval negatives   # writes evals/squad-neg-48/ (corpus/ and questions.jsonl)
 
 A question is kept as unanswerable only when none of its gold answers appears anywhere in
 the reduced corpus (its answer may be stated again in a paragraph that stayed, and a
@@ -13,7 +13,6 @@ paragraphs that stay are kept as answerable. The same input always gives the sam
 
 import json
 import re
-import sys
 from pathlib import Path
 
 SOURCE = Path(__file__).parent / "squad-dev-48"
@@ -70,8 +69,3 @@ def build(source: Path = SOURCE, target: Path = TARGET) -> tuple[int, int]:
     )
     answerable = sum(row["answerable"] for row in labelled)
     return answerable, len(labelled) - answerable
-
-
-if __name__ == "__main__":
-    yes, no = build()
-    print(f"{TARGET}: {yes} answerable and {no} unanswerable questions", file=sys.stderr)

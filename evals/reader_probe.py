@@ -1,7 +1,7 @@
 """What the cross-encoder reader (rag/reader.py) would change, measured before it is wired in.
 
-    .venv/bin/python -m evals.reader_probe --dataset D --corpus C [--limit N] [--pairs 12]
-    .venv/bin/python -m evals.reader_probe --dataset D --corpus C --passages 5 10 20
+    .venv/bin/rag eval reader-probe --dataset D --corpus C [--limit N] [--pairs 12]
+    .venv/bin/rag eval reader-probe --dataset D --corpus C --passages 5 --passages 10 --passages 20
 
 With --passages: how the reader re-ranking the retrieved passages (the first N, whole)
 moves the first relevant one (hit@1, hit@5, MRR of the first five), against retrieval
@@ -19,9 +19,9 @@ score tells answerable from unanswerable questions (ROC AUC), and the reader's t
 question. Needs `rag model pull ms-marco-minilm-l12`.
 """
 
-import argparse
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -161,26 +161,21 @@ def first(relevant: list[bool]) -> int | None:
     return next((rank for rank, hit in enumerate(relevant, 1) if hit), None)
 
 
-def main() -> None:
-    """Parse the arguments, probe, print a table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=Path("evals/golden.jsonl"))
-    parser.add_argument("--corpus", type=Path, default=Path("seeds"))
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--pairs", type=int, default=12)
-    parser.add_argument("--passages", type=int, nargs="+")
-    parser.add_argument("--windows", action="store_true")
-    args = parser.parse_args()
-    if args.windows:
-        figures = windows(args.dataset, args.corpus, args.limit)
-    elif args.passages:
-        figures = passages(args.dataset, args.corpus, args.limit, args.passages)
+def run_probe(
+    dataset: Path,
+    corpus: Path,
+    limit: int | None = None,
+    pairs: int = 12,
+    passages_read: Sequence[int] = (),
+    compare_windows: bool = False,
+) -> None:
+    """Probe (or, asked, compare passage counts or windows) and print a table."""
+    if compare_windows:
+        figures = windows(dataset, corpus, limit)
+    elif passages_read:
+        figures = passages(dataset, corpus, limit, list(passages_read))
     else:
-        figures = probe(args.dataset, args.corpus, args.limit, args.pairs)
-    print(f"| {args.dataset} | |\n|---|---|")
+        figures = probe(dataset, corpus, limit, pairs)
+    print(f"| {dataset} | |\n|---|---|")
     for name, value in figures.items():
         print(f"| {name} | {value:.3f} |" if isinstance(value, float) else f"| {name} | {value} |")
-
-
-if __name__ == "__main__":
-    main()

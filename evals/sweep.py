@@ -2,14 +2,13 @@
 each question's candidates from both indexes are gathered once, with every signal a
 variant could use, and each variant ranks them (evals/README.md has the tables).
 
-    .venv/bin/python -m evals.sweep --dataset evals/squad-dev-48/questions.jsonl \
+    .venv/bin/rag eval sweep --dataset evals/squad-dev-48/questions.jsonl \
         --corpus evals/squad-dev-48/corpus --limit 2000
 """
 
-import argparse
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
@@ -144,26 +143,25 @@ def rank_of_first_relevant(
     return next((r for r, (c, _) in enumerate(ranked, 1) if c.relevant), None)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=Path("evals/golden.jsonl"))
-    parser.add_argument("--corpus", type=Path, default=Path("seeds"))
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--candidates", type=int, nargs="+", default=[30])
-    parser.add_argument(
-        "--collapse", action="store_true", help="Also rank with near-duplicates collapsed."
-    )
-    args = parser.parse_args()
+def sweep(
+    dataset: Path,
+    corpus: Path,
+    limit: int | None = None,
+    candidates: Sequence[int] = (30,),
+    with_collapsed: bool = False,
+) -> None:
+    """Rank every answerable question's candidates by every variant; print the table (and,
+    with_collapsed, the same with near-duplicates collapsed)."""
     settings = load_settings()
-    records = [r for r in spread(load_dataset(args.dataset), args.limit) if r.answerable]
-    pipeline = eval_pipeline(settings, args.corpus)
+    records = [r for r in spread(load_dataset(dataset), limit) if r.answerable]
+    pipeline = eval_pipeline(settings, corpus)
     print(
         f"{len(records)} answerable questions; chunks "
         f"{settings.chunking.chunk_tokens}/{settings.chunking.overlap_tokens}",
         file=sys.stderr,
     )
     saved = settings.eval.cache_dir / (
-        f"sweep-{args.dataset.stem}-{len(records)}-"
+        f"sweep-{dataset.stem}-{len(records)}-"
         f"{settings.chunking.chunk_tokens}-"
         f"{settings.chunking.overlap_tokens}"
         f"{'-capitals' if settings.retrieval.capitals else ''}.pickle"
@@ -181,9 +179,9 @@ def main() -> None:
         "| variant | candidates | collapse | hit@1 | hit@3 | hit@5 | mrr |\n"
         "|---|---|---|---|---|---|---|"
     )
-    for n in args.candidates:
+    for n in candidates:
         for name, variant in variants(n).items():
-            for collapse in (False, True) if args.collapse else (False,):
+            for collapse in (False, True) if with_collapsed else (False,):
                 ranks = [rank_of_first_relevant(c, variant, collapse) for c in gathered]
                 cells = [fmean(metrics.hit_at(r, k) for r in ranks) for k in (1, 3, 5)]
                 cells.append(fmean(metrics.reciprocal_rank(r) for r in ranks))
@@ -193,7 +191,3 @@ def main() -> None:
                     + " |",
                     flush=True,
                 )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Train the answerability model on the public sets only, and choose its threshold.
 
-    .venv/bin/python -m evals.train_refusal
+    .venv/bin/rag eval train-refusal
 
 Each question of squad2-dev-35 (half of them unanswerable), of a fixed 2,000 of squad-dev-48
 (all answerable), of a fixed 2,000 of squad-neg-48 (a third unanswerable: their paragraphs
@@ -17,7 +17,6 @@ answerable questions and 15% of squad2-dev-35's. Writes rag/answering/answerabil
 evals/refusal-report.md.
 """
 
-import argparse
 import hashlib
 import pickle
 import sys
@@ -272,11 +271,8 @@ UNANSWERABLE_SETS = ("squad2-dev-35", "squad-neg-48", "golden")
 CURVE = (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, default=MODEL_FILE)
-    parser.add_argument("--report", type=Path, default=REPORT)
-    args = parser.parse_args()
+def train(output: Path = MODEL_FILE, report: Path = REPORT) -> None:
+    """Gather every set's evidence, choose the threshold, write the model and the report."""
     rows = [row for spec in SETS for row in gather(*spec)]
     every = list(range(len(FEATURES)))
     probability = cross_validated(rows, every)
@@ -305,17 +301,17 @@ def main() -> None:
         FEATURES, mean, scale, weights, bias, threshold, feature_digest(), trained_on
     )
     counts = {name: sum(r.dataset == name for r in rows) for name, *_ in SETS}
-    report = {
+    summary = {
         "threshold": threshold,
         "cross_validated": chosen,
         "auc": ablation[0][3],
         "questions": counts,
     }
-    model.save(args.output, report)
+    model.save(output, summary)
     signal_areas = [(name, areas(rows, values)) for name, values in signals]
-    args.report.write_text(markdown(model, curve, ablation, signal_areas, counts))
-    print(f"wrote {args.output} and {args.report}; threshold {threshold}", file=sys.stderr)
-    print(args.report.read_text())
+    report.write_text(markdown(model, curve, ablation, signal_areas, counts))
+    print(f"wrote {output} and {report}; threshold {threshold}", file=sys.stderr)
+    print(report.read_text())
 
 
 def column(rows: list[Row], feature: str) -> np.ndarray:
@@ -339,7 +335,7 @@ def markdown(
     lines = [
         "# The answerability model: training report",
         "",
-        "Written by `.venv/bin/python -m evals.train_refusal`. Every figure is "
+        "Written by `.venv/bin/rag eval train-refusal`. Every figure is "
         f"cross-validated ({FOLDS} folds grouped by article; squad-dev-48 and squad-neg-48 "
         "share their articles' folds).",
         "",
@@ -411,7 +407,3 @@ def triple(figures: dict[str, float]) -> str:
         f"{figures['accuracy']:.3f} / {figures['refusal_recall']:.3f} / "
         f"{figures['false_refusal_rate']:.3f}"
     )
-
-
-if __name__ == "__main__":
-    main()

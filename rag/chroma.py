@@ -441,7 +441,7 @@ class ChromaStore:
             if outdated := sorted(source for (source, _), (_, b) in read.items() if b is None):
                 log.warning(
                     "document record(s) of %s do not say where their sentences lie: "
-                    "run `rag doctor --fix`",
+                    "run `rag doctor`",
                     ", ".join(outdated),
                 )
             self._documents_read.put({v: r for v, r in read.items() if r[1] is not None})

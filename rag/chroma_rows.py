@@ -76,7 +76,7 @@ def record_of(metadata: dict) -> DocumentRecord:
 
 def record_bounds(metadata: dict) -> np.ndarray | None:
     """Where a record's sentences lie, or None for a record written before that was kept
-    (`rag doctor --fix` rewrites those)."""
+    (`rag doctor` rewrites those)."""
     return decode_bounds(metadata[SPANS]) if SPANS in metadata else None
 
 

@@ -15,6 +15,7 @@ import fcntl
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from rag.errors import StoreBusy
 
 FILE_NAME = "rag.lock"
 URL_PREFIX = "url "  # the lock file's line naming where its holder serves the store
+PROBE_S = 0.2  # how long a busy lock is tried again before StoreBusy (a `serving` look ends sooner)
 
 
 @dataclass
@@ -38,17 +40,15 @@ _guard = threading.Lock()
 
 
 def hold(folder: Path) -> Hold:
-    """Take (or share, within this process) the folder's lock; StoreBusy at once when
-    another process has it, naming that process."""
+    """Take (or share, within this process) the folder's lock; StoreBusy within PROBE_S
+    when another process has it, naming that process."""
     folder = Path(folder).resolve()
     with _guard:
         held = _holds.get(folder)
         if held is None:
             folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(folder / FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not take(fd):
                 written = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip()
                 holder = written.splitlines()[0] if written else "another process"
                 os.close(fd)
@@ -58,8 +58,7 @@ def hold(folder: Path) -> Hold:
                     "first, or run Chroma as a server (`chroma run --path DIR`) and set "
                     "RAG_STORE__URL to share one store between processes"
                 ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} ({describe_process()})\n".encode(), 0)
+            write(fd, f"pid {os.getpid()} ({describe_process()})\n")
             held = _holds[folder] = Hold(folder, fd)
         held.users += 1
         return held
@@ -83,9 +82,28 @@ def announce(folder: Path, url: str) -> None:
     """Record, beside this process's hold on the folder, that it serves the store at url."""
     with _guard:
         held = _holds[Path(folder).resolve()]
-        line = f"pid {os.getpid()} ({describe_process()})\n{URL_PREFIX}{url}\n"
-        os.ftruncate(held.fd, 0)
-        os.pwrite(held.fd, line.encode(), 0)
+        write(held.fd, f"pid {os.getpid()} ({describe_process()})\n{URL_PREFIX}{url}\n")
+
+
+def take(fd: int) -> bool:
+    """The exclusive lock, if no other process holds it. A `serving` look holds it shared
+    for a moment, so a refusal is tried again for PROBE_S before it counts."""
+    deadline = time.monotonic() + PROBE_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+
+
+def write(fd: int, text: str) -> None:
+    """The lock file's text, replaced so that a reader never sees it empty."""
+    data = text.encode()
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
 
 
 def serving(folder: Path) -> str | None:

@@ -105,5 +105,6 @@ class IngestReport(BaseModel):
     indexed: list[str] = Field(default_factory=list)  # new or changed, re-chunked
     unchanged: list[str] = Field(default_factory=list)
     skipped: dict[str, str] = Field(default_factory=dict)  # path -> reason
-    chunks_embedded: int = 0
+    chunks_embedded: int = 0  # through a server: the chunks of the files it indexed
     chunks_removed: int = 0
+    through: str | None = None  # the server that indexed them, when a terminal asked one

@@ -183,11 +183,10 @@ class Pipeline:
         is weighed above the conversation it leans on. Work stops when the consumer stops
         reading. Nothing runs until the first event is asked for; then InvalidQuestion, or
         Overloaded when RAG_LLM__MAX_CONCURRENT answers are being written already."""
-        focus = None
-        if history:
+        question, focus = self.check_query(question), None
+        if history:  # checked as typed: the rewrite may add the question it follows
             rewrite = standalone_question([*history, Turn("user", question)])
             question, focus = rewrite.question, rewrite.focus
-        question = self.check_query(question)
         if not self._answering.acquire(blocking=False):
             raise Overloaded(
                 f"{self.settings.llm.max_concurrent} answers are being written "

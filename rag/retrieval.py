@@ -21,7 +21,7 @@ from rag.store import ChunkRows
 from rag.text import content_terms, text_terms, words
 
 # Weights of a candidate's signals; swept on squad-dev-48 and the golden set together
-# (evals/README.md, `python -m evals.sweep`).
+# (evals/README.md, `rag eval sweep`).
 W_COSINE, W_KEYWORD, W_WORDS, W_SENTENCE = 1.0, 0.2, 0.3, 1.0
 DUPLICATE = 0.6  # word-trigram Jaccard at or above which a chunk repeats a better one
 

@@ -68,9 +68,8 @@ class ReaderSettings(BaseModel):
     # them by its score; every search and answer when `rerank`, else a search that asks.
     rerank: bool = False
     passages: int = Field(10, ge=1, le=50)
-    margin: float = Field(
-        2.0, ge=0.0, le=50.0
-    )  # more sentences within this many logits of the best
+    # More sentences are quoted within this many logits of the best.
+    margin: float = Field(2.0, ge=0.0, le=50.0)
     batch: int = Field(16, ge=1, le=256)
     threads: int | None = Field(None, ge=1, le=256)  # default: onnxruntime's, one per core
 

@@ -140,9 +140,9 @@ def test_a_second_terminal_chats_through_the_running_server(chat_env: dict[str, 
             RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120, dimensions=(50, 200)
         )
         try:
+            child.expect_exact(f"(asking the server at {server.url}, which holds the store)")
             child.expect_exact(PROMPT)
             child.sendline(FIRST)
-            child.expect_exact(f"(asking the server at {server.url}, which holds the store)")
             child.expect_exact("Lavrov")
             child.expect_exact("[1] Russia's unprecedented")
             child.expect_exact(PROMPT)

@@ -9,7 +9,17 @@ import pytest
 ROOT = Path(__file__).parent.parent
 PACKAGES = ("rag", "api", "cli", "evals")
 # What the library must never import: the adapters, the evals, and the terminal's libraries.
-NOT_IN_THE_LIBRARY = ("api", "evals", "cli", "click", "rich", "prompt_toolkit")
+NOT_IN_THE_LIBRARY = (
+    "api",
+    "evals",
+    "cli",
+    "click",
+    "rich",
+    "prompt_toolkit",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+)
 
 
 def module_name(path: Path) -> str:

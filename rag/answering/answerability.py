@@ -1,6 +1,6 @@
 """Whether the articles answer the question: features of the question and of its best
 evidence, and a logistic model over them trained on the public sets only
-(`python -m evals.train_refusal`, report in evals/refusal-report.md). The model file
+(`rag eval train-refusal`, report in evals/refusal-report.md). The model file
 records a digest of the code that computes the features: a model trained on other
 features is stale, and the eval gate fails on it."""
 
@@ -210,7 +210,7 @@ class AnswerabilityModel:
     def problems(self, root: Path) -> list[str]:
         """Why the model cannot be trusted (none when it can): it was trained on features
         computed differently, or on public sets (paths under root) that have since changed
-        or gone; retrain with `python -m evals.train_refusal`."""
+        or gone; retrain with `rag eval train-refusal`."""
         found = (
             ["the answerability model is stale: its features changed since it was trained"]
             if self.stale
@@ -263,7 +263,7 @@ class AnswerabilityModel:
             )
         except FileNotFoundError:
             raise ModelUnavailable(
-                f"{path}: no answerability model; train it with `python -m evals.train_refusal`"
+                f"{path}: no answerability model; train it with `rag eval train-refusal`"
             ) from None
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelUnavailable(f"{path}: not an answerability model ({exc})") from None

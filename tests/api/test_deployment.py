@@ -189,13 +189,18 @@ def test_a_second_terminal_goes_through_the_server_that_holds_the_store(
             and "6 document(s)" in listed.stderr
         )
 
-        wrong = rag("search", "treaty", env=env | {"RAG_API__KEYS": "another-key-0000"})
-        assert wrong.returncode == 1 and "missing or wrong API key" in wrong.stderr
+        picked = rag(
+            "ask", "--provider", "fake", "Who is To Lam?", env=env
+        )  # passed on, and refused
+        assert picked.returncode == 1 and "provider" in picked.stderr, picked.stderr
+        for command in (["search", "treaty"], ["ingest", str(SEEDS)]):  # a folder: not skipped
+            wrong = rag(*command, env=env | {"RAG_API__KEYS": "another-key-0000"})
+            assert wrong.returncode == 1 and "missing or wrong API key" in wrong.stderr, command
         rebuilt = rag("ingest", "--rebuild", str(SEEDS), env=env)
         assert rebuilt.returncode == 1 and "stop the server first" in rebuilt.stderr
         second = rag("serve", "--port", str(free_port()), env=env)  # a second server is refused
         assert second.returncode == 1 and f"in use by pid {server.process.pid}" in second.stderr
-        for result in (wrong, rebuilt, second):
+        for result in (picked, wrong, rebuilt, second):
             assert "Traceback" not in result.stderr
     # Once the server is gone the terminal opens the folder itself again, and it is whole.
     again = rag("ingest", str(SEEDS), str(note), env=env)

@@ -59,7 +59,7 @@ def test_a_missing_dataset_is_one_line_and_nonzero(tmp_path: Path) -> None:
 def test_a_missing_answerability_model_stops_the_gate(tmp_path: Path) -> None:
     result = rag_eval(tmp_path, RAG_LLM__REFUSAL_MODEL=str(tmp_path / "gone.json"))
     assert result.returncode == 1 and "no answerability model" in result.stderr
-    assert "python -m evals.train_refusal" in result.stderr and "Traceback" not in result.stderr
+    assert "rag eval train-refusal" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_stale_answerability_model_fails_the_gate(tmp_path: Path) -> None:

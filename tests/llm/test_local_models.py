@@ -13,7 +13,7 @@ import pytest
 from rag.events import Token, collect
 from rag.llm.openai import OpenAICompatibleLLM
 from rag.settings import load_settings
-from rag.weights import resolve
+from rag.weights import locate_gguf
 from tests.api.conftest import Background, free_port
 from tests.conftest import SEEDS
 
@@ -23,7 +23,7 @@ QUESTION = "What kind of production will Russia and North Korea collaborate on u
 
 def model_path() -> Path:
     settings = load_settings()
-    return resolve(MODEL, settings.llm.models_dir)  # fails with "run `rag model pull ...`"
+    return locate_gguf(MODEL, settings.llm.models_dir)  # fails with "run `rag model pull ...`"
 
 
 def check_answer(answer) -> None:

@@ -77,7 +77,7 @@ def test_records_written_before_sentence_bounds_were_kept_are_rewritten(
     documents.update(ids=written["ids"], metadatas=[{SPANS: None}] * len(written["ids"]))
     with caplog.at_level(logging.WARNING):
         pipeline.search("treaty")
-    assert "rag doctor --fix" in caplog.text  # searches read only the current form
+    assert "run `rag doctor`" in caplog.text  # searches read only the current form
     found = examine(pipeline.index)
     assert found.outdated == sorted(bounds) and not found.healthy
     assert any("older form" in line for line in report(found, repaired=False))
