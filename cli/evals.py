@@ -2,6 +2,7 @@
 choices (the refusal model's training, the reader's ablation and probe, the retrieval
 sweep, the support threshold, the negative-rejection set's builder)."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -120,15 +121,31 @@ def ablation_command(limit: int, variants: tuple[str, ...], sets: tuple[str, ...
     ablation.ablate(limit, variants or known_variants, sets or known_sets)
 
 
+def questions_options(command: Callable) -> Callable:
+    """--dataset, --corpus and --limit: which questions a study asks, of which articles."""
+    for option in reversed(
+        [
+            click.option(
+                "--dataset",
+                type=click.Path(path_type=Path),
+                default=Path("evals/golden.jsonl"),
+                show_default=True,
+            ),
+            click.option(
+                "--corpus",
+                type=click.Path(path_type=Path),
+                default=Path("seeds"),
+                show_default=True,
+            ),
+            click.option("--limit", type=click.IntRange(1), help="A fixed sample of N questions."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @eval_group.command("reader-probe")
-@click.option(
-    "--dataset",
-    type=click.Path(path_type=Path),
-    default=Path("evals/golden.jsonl"),
-    show_default=True,
-)
-@click.option("--corpus", type=click.Path(path_type=Path), default=Path("seeds"), show_default=True)
-@click.option("--limit", type=click.IntRange(1), help="A fixed sample of N questions.")
+@questions_options
 @click.option(
     "--pairs",
     type=click.IntRange(1),
@@ -161,14 +178,7 @@ def reader_probe_command(
 
 
 @eval_group.command("sweep")
-@click.option(
-    "--dataset",
-    type=click.Path(path_type=Path),
-    default=Path("evals/golden.jsonl"),
-    show_default=True,
-)
-@click.option("--corpus", type=click.Path(path_type=Path), default=Path("seeds"), show_default=True)
-@click.option("--limit", type=click.IntRange(1), help="A fixed sample of N questions.")
+@questions_options
 @click.option(
     "--candidates",
     type=click.IntRange(1),

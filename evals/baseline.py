@@ -16,6 +16,7 @@ from rag.embedding import Embedder
 from rag.loading import discover, load
 from rag.models import Answer, Citation, SearchHit, Timings
 from rag.pipeline import Pipeline
+from rag.sources import as_hits
 
 TOP_K = 5
 
@@ -96,17 +97,7 @@ class Bm25Only:
     def search(self, query: str, top_k: int = TOP_K) -> list[SearchHit]:
         """The committed chunks with the best BM25 scores."""
         (found,) = self.index.current(self.index.keywords.search(query, top_k * 4))
-        return [
-            SearchHit(
-                source=c.source,
-                title=c.title,
-                text=c.text,
-                start=c.start,
-                end=c.end,
-                score=round(s, 4),
-            )
-            for c, s in found[:top_k]
-        ]
+        return as_hits(found[:top_k])
 
     def ask(self, question: str) -> Answer:
         """The best chunk, quoted whole; refuses only when no word matches."""

@@ -9,11 +9,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.api.conftest import Background, Server, free_port
+from tests.api.conftest import ChromaServer, Server
 from tests.conftest import SEEDS
 
 RAG = str(Path(sys.executable).with_name("rag"))
-CHROMA = str(Path(sys.executable).with_name("chroma"))
 PROMPT = "rag>"
 FIRST = "Which ministers accompanied Putin to North Korea?"
 
@@ -33,10 +32,22 @@ def chat_env(seeded_store: Path, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_a_terminal_session(chat_env: dict[str, str], tmp_path: Path) -> None:
-    child = pexpect.spawn(
-        RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120, dimensions=(50, 200)
+def piped_chat(env: dict[str, str], lines: str, *options: str) -> subprocess.CompletedProcess:
+    """`rag chat` reading lines from a pipe, as `printf 'q1\\nq2\\n' | rag chat` does."""
+    return subprocess.run(
+        [RAG, "chat", *options], input=lines, capture_output=True, text=True, env=env, timeout=300
     )
+
+
+def spawn_chat(env: dict[str, str]) -> pexpect.spawn:
+    """`rag chat` in a pseudo-terminal of 50 rows by 200 columns."""
+    return pexpect.spawn(
+        RAG, ["chat"], env=env, encoding="utf-8", timeout=120, dimensions=(50, 200)
+    )
+
+
+def test_a_terminal_session(chat_env: dict[str, str], tmp_path: Path) -> None:
+    child = spawn_chat(chat_env)
     try:
         child.expect_exact(PROMPT)
         child.sendline(FIRST)
@@ -84,14 +95,7 @@ def test_a_terminal_session(chat_env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_piped_questions_get_plain_answers(chat_env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [RAG, "chat"],
-        input=f"{FIRST}\n\n/sources\nWhat is the population of Pyongyang?\n",
-        capture_output=True,
-        text=True,
-        env=chat_env,
-        timeout=300,
-    )
+    result = piped_chat(chat_env, f"{FIRST}\n\n/sources\nWhat is the population of Pyongyang?\n")
     assert result.returncode == 0, result.stderr
     assert "Lavrov" in result.stdout and "\x1b[" not in result.stdout  # no colour codes
     assert "> What is the population of Pyongyang?" in result.stdout
@@ -100,13 +104,7 @@ def test_piped_questions_get_plain_answers(chat_env: dict[str, str]) -> None:
 
 
 def test_a_missing_store_says_how_to_index(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [RAG, "chat"],
-        input="hello\n",
-        capture_output=True,
-        text=True,
-        env=os.environ | {"RAG_STORE__PATH": str(tmp_path / "none")},
-    )
+    result = piped_chat(os.environ | {"RAG_STORE__PATH": str(tmp_path / "none")}, "hello\n")
     assert result.returncode == 1 and "rag ingest" in result.stderr
 
 
@@ -116,14 +114,7 @@ def test_a_model_answer_shows_what_was_dropped_and_why(chat_env: dict[str, str])
         "He also brought 300 tanks [1]."
     )
     env = chat_env | {"RAG_LLM__FAKE_REPLIES": f'["{reply}"]', "RAG_LLM__FAKE_DELAY_MS": "0"}
-    result = subprocess.run(
-        [RAG, "chat", "--provider", "fake"],
-        input=f"{FIRST}\n/why\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    result = piped_chat(env, f"{FIRST}\n/why\n", "--provider", "fake")
     assert result.returncode == 0, result.stderr
     answer = next(line for line in result.stdout.splitlines() if "Sergey Lavrov" in line)
     assert answer.endswith("Putin was accompanied by Foreign Minister Sergey Lavrov. [1]")
@@ -136,9 +127,7 @@ def test_a_second_terminal_chats_through_the_running_server(chat_env: dict[str, 
     """`make run` serving, and the chat opened beside it: it asks the server, which holds
     the store, instead of being turned away."""
     with Server(Path(chat_env["RAG_STORE__PATH"])) as server:
-        child = pexpect.spawn(
-            RAG, ["chat"], env=chat_env, encoding="utf-8", timeout=120, dimensions=(50, 200)
-        )
+        child = spawn_chat(chat_env)
         try:
             child.expect_exact(f"(asking the server at {server.url}, which holds the store)")
             child.expect_exact(PROMPT)
@@ -162,43 +151,19 @@ def test_a_second_terminal_chats_through_the_running_server(chat_env: dict[str, 
 
 def test_the_chat_works_in_server_mode_against_a_chroma_server(tmp_path: Path) -> None:
     """With RAG_STORE__URL the chat looks for no local store folder: it asks Chroma."""
-    port = free_port()
-    with Background(
-        [
-            CHROMA,
-            "run",
-            "--path",
-            str(tmp_path / "chroma"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        port,
-        "/api/v2/heartbeat",
-        dict(os.environ),
-    ) as chroma:
+    with ChromaServer(tmp_path / "chroma") as chroma:
         env = os.environ | {
             "RAG_STORE__URL": chroma.url,
             "XDG_DATA_HOME": str(tmp_path / "data"),
             "RAG_STORE__PATH": str(tmp_path / "never-written"),
         }
-        empty = subprocess.run(
-            [RAG, "chat"], input=f"{FIRST}\n", capture_output=True, text=True, env=env, timeout=300
-        )
+        empty = piped_chat(env, f"{FIRST}\n")
         assert empty.returncode == 0 and "rag ingest" in empty.stdout + empty.stderr
         ingested = subprocess.run(
             [RAG, "ingest", str(SEEDS)], capture_output=True, text=True, env=env, timeout=300
         )
         assert ingested.returncode == 0, ingested.stderr
-        result = subprocess.run(
-            [RAG, "chat"],
-            input=f"{FIRST}\n/docs\n",
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
+        result = piped_chat(env, f"{FIRST}\n/docs\n")
     assert result.returncode == 0, result.stderr
     assert "Lavrov" in result.stdout and "[1] Russia's unprecedented" in result.stdout
     assert "004_c525336cda19562d.txt" in result.stdout and "Traceback" not in result.stderr

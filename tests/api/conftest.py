@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 RAG = str(Path(sys.executable).with_name("rag"))
+CHROMA = str(Path(sys.executable).with_name("chroma"))
 
 
 def free_port() -> int:
@@ -57,6 +58,15 @@ class Background:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class ChromaServer(Background):
+    """`chroma run` over a folder, on a free loopback port, as a deployment starts it."""
+
+    def __init__(self, folder: Path) -> None:
+        port = free_port()
+        command = [CHROMA, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)]
+        super().__init__(command, port, "/api/v2/heartbeat", dict(os.environ))
 
 
 class Server(Background):

@@ -4,7 +4,6 @@ and an embedded store folder that refuses a second process."""
 import json
 import os
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,10 +14,9 @@ from rag.embedding import MiniLMEmbedder
 from rag.index import make_index
 from rag.pipeline import build_pipeline
 from rag.settings import load_settings
-from tests.api.conftest import RAG, Background, Server, free_port
+from tests.api.conftest import RAG, Background, ChromaServer, Server, free_port
 from tests.conftest import SEEDS
 
-CHROMA = str(Path(sys.executable).with_name("chroma"))
 BURST = 4  # searches sent at once, so both workers take some
 FOLLOW_DEADLINE = 5.0  # s after an ingest returns by which every worker must find its chunks
 KEY = "terminal-key-0001"
@@ -60,22 +58,7 @@ def first_hit(url: str, query: str) -> tuple[str, tuple[str, int] | None]:
 def test_two_workers_behind_a_chroma_server_find_every_chunk_ingested_while_they_serve(
     tmp_path: Path,
 ) -> None:
-    chroma_port = free_port()
-    with Background(
-        [
-            CHROMA,
-            "run",
-            "--path",
-            str(tmp_path / "chroma"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(chroma_port),
-        ],
-        chroma_port,
-        "/api/v2/heartbeat",
-        dict(os.environ),
-    ) as chroma:
+    with ChromaServer(tmp_path / "chroma") as chroma:
         env = os.environ | {
             "RAG_STORE__URL": chroma.url,
             "RAG_STORE__PATH": str(tmp_path / "never-written"),
