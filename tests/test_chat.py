@@ -1,5 +1,6 @@
 """`rag chat` in a real pseudo-terminal (pexpect), and piped, as a user runs it."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -46,8 +47,16 @@ def spawn_chat(env: dict[str, str]) -> pexpect.spawn:
     )
 
 
+# The scripted model's reply once `/provider fake` is chosen: a first sentence its passages
+# support, shown once checked, then about 90 words more at 150 ms a word (13 s) in which
+# Ctrl-C must stop it, whatever order the passages come in.
+SLOW_REPLY = "Putin was accompanied on his trip by Foreign Minister Sergey Lavrov [1]. " + " ".join(
+    ["The delegation also discussed trade, energy, transport and farming over two days [1]."] * 7
+)
+
+
 def test_a_terminal_session(chat_env: dict[str, str], tmp_path: Path) -> None:
-    child = spawn_chat(chat_env)
+    child = spawn_chat(chat_env | {"RAG_LLM__FAKE_REPLIES": json.dumps([SLOW_REPLY])})
     try:
         child.expect_exact(PROMPT)
         child.sendline(FIRST)
@@ -72,7 +81,7 @@ def test_a_terminal_session(chat_env: dict[str, str], tmp_path: Path) -> None:
         child.expect_exact("unknown command /frobnicate; commands: /help")
         child.expect_exact(PROMPT)
 
-        child.sendline("/provider fake")  # 150 ms a token: time to interrupt it
+        child.sendline("/provider fake")  # SLOW_REPLY: time to interrupt it
         child.expect_exact(PROMPT)
         child.sendline(FIRST)
         child.expect_exact("Putin was accompanied")  # the first tokens have arrived

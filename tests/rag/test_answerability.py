@@ -24,7 +24,7 @@ def test_the_shipped_model_is_trained_on_the_features_computed_now() -> None:
 
 
 def test_a_missing_or_broken_model_file_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable, match="train_refusal"):
+    with pytest.raises(ModelUnavailable, match="rag eval train-refusal"):
         AnswerabilityModel.load(tmp_path / "none.json")
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"features": ["similarity"]}))
