@@ -127,21 +127,24 @@ class Remote:
     ) -> str:
         """Send one file; its outcome recorded in the report; returns a word for progress."""
         try:
-            raw = read_bytes(file, folder)
+            try:
+                raw = read_bytes(file, folder)
+            except OSError as exc:
+                raise SourceError(f"{file}: {exc.strerror or exc}", path=str(file)) from None
             source = parse(file.name, raw, label=str(file)).source
             if source in seen:
-                raise SourceError(f"same file name as {seen[source]}", path=str(file))
+                raise SourceError(f"{file}: same file name as {seen[source]}", path=str(file))
             seen[source] = file
             with self.calling(UPLOAD_S):
                 response = self.http.post(
                     "/v1/documents", files={"files": (source, raw)}, timeout=UPLOAD_S
                 )
                 if response.status_code in FILE_REFUSALS:
-                    raise SourceError(error_of(response).args[0], path=str(file))
+                    raise SourceError(f"{file}: {error_of(response)}", path=str(file))
                 result = check(response).json()[0]
-        except (SourceError, OSError) as exc:
+        except SourceError as exc:  # every one names the file first
             if folder is None:
-                raise SourceError(f"{file}: {exc}", path=str(file)) from None
+                raise
             report.skipped[str(file)] = str(exc).removeprefix(f"{file}: ")
             return "skipped"
         (report.indexed if result["status"] == "indexed" else report.unchanged).append(source)
