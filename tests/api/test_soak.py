@@ -18,8 +18,8 @@ import pytest
 import schemathesis
 
 from bench.http_bench import rss_mb
-from tests.api.conftest import RAG, Background, free_port
-from tests.api.test_deployment import CHROMA, rag
+from tests.api.conftest import RAG, Background, ChromaServer, free_port
+from tests.api.test_deployment import rag
 from tests.api.test_fuzz import fuzz
 from tests.conftest import SEEDS
 
@@ -42,23 +42,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     folder = tmp_path_factory.mktemp("soak")
     with ExitStack() as stack:
         port = free_port()
-        chroma = stack.enter_context(
-            Background(
-                [
-                    CHROMA,
-                    "run",
-                    "--path",
-                    str(folder / "chroma"),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                port,
-                "/api/v2/heartbeat",
-                dict(os.environ),
-            )
-        )
+        chroma = stack.enter_context(ChromaServer(folder / "chroma"))
         env = os.environ | {
             "RAG_STORE__URL": chroma.url,
             "RAG_LLM__FAKE_DELAY_MS": "0",
