@@ -41,7 +41,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """(the API's address, its two workers' pids) over the five articles."""
     folder = tmp_path_factory.mktemp("soak")
     with ExitStack() as stack:
-        port = free_port()
         chroma = stack.enter_context(ChromaServer(folder / "chroma"))
         env = os.environ | {
             "RAG_STORE__URL": chroma.url,
