@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,9 +42,17 @@ def piped_chat(env: dict[str, str], lines: str, *options: str) -> subprocess.Com
 
 
 def spawn_chat(env: dict[str, str]) -> pexpect.spawn:
-    """`rag chat` in a pseudo-terminal of 50 rows by 200 columns."""
+    """`rag chat` in a pseudo-terminal of 50 rows by 200 columns, Ctrl-C delivered as a
+    user's terminal delivers it (a run started in the background with `&` ignores SIGINT,
+    and its children would inherit that)."""
     return pexpect.spawn(
-        RAG, ["chat"], env=env, encoding="utf-8", timeout=120, dimensions=(50, 200)
+        RAG,
+        ["chat"],
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(50, 200),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
