@@ -1,8 +1,11 @@
 """The /v1 routes: ask (JSON or SSE), search, and documents. Each parses, calls one
 pipeline method, and formats."""
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 from starlette.formparsers import MultiPartException
 
@@ -13,6 +16,8 @@ from api.schemas import (
     DocumentInfo,
     DocumentText,
     ErrorBody,
+    FeedRequest,
+    PageRequest,
     SearchRequest,
     TextDocument,
     UploadResult,
@@ -20,6 +25,10 @@ from api.schemas import (
 from api.streaming import answer_events, final_answer, first_event
 from rag.errors import SourceError
 from rag.models import Answer, SearchHit
+
+if TYPE_CHECKING:
+    from api.observe import Metrics
+    from rag.pipeline import Pipeline
 
 ERRORS = {
     status: {"model": ErrorBody} for status in (401, 404, 409, 413, 415, 422, 429, 502, 503, 504)
@@ -88,7 +97,11 @@ UPLOAD_BODY = {
                 }
             },
             "application/json": {
-                "schema": TextDocument.model_json_schema(),
+                "schema": {
+                    "oneOf": [
+                        m.model_json_schema() for m in (TextDocument, PageRequest, FeedRequest)
+                    ]
+                },
                 "example": TextDocument.model_config["json_schema_extra"]["examples"][0],
             },
         },
@@ -100,28 +113,72 @@ UPLOAD_BODY = {
     "/documents", response_model=list[UploadResult], status_code=201, openapi_extra=UPLOAD_BODY
 )
 async def upload(request: Request) -> JSONResponse:
-    """Upload .txt/.md/.html files (multipart field `files`) or JSON {source, text}.
-    Same content changes nothing; new content replaces the old chunks atomically."""
-    files = await read_upload(request, request.app.state.settings.api.max_upload_bytes)
-    outcomes = await run_in_threadpool(request.app.state.pipeline.add_documents, files)
+    """Upload .txt/.md/.html/.pdf files (multipart field `files`), JSON {source, text}, or
+    have the service fetch JSON {url} (a page or PDF) or {feed} (an RSS or Atom feed's new
+    entries). Same content changes nothing; new content replaces the old chunks atomically."""
+    pipeline, metrics = request.app.state.pipeline, request.app.state.metrics
+    if is_json(request):
+        asked = JSON_UPLOAD.validate_json(await request.body())
+        if isinstance(asked, PageRequest | FeedRequest):
+            results = await run_in_threadpool(fetched_results, pipeline, asked)
+            return upload_response(results, metrics)
+        files = [(asked.source, asked.text.encode("utf-8"))]
+    else:
+        files = await read_upload(request, request.app.state.settings.api.max_upload_bytes)
+    outcomes = await run_in_threadpool(pipeline.add_documents, files)
     results = [
         UploadResult(source=name, status=outcome, chunks=chunks)
         for (name, _), (outcome, chunks) in zip(files, outcomes)
     ]
+    return upload_response(results, metrics)
+
+
+JSON_UPLOAD = TypeAdapter(TextDocument | PageRequest | FeedRequest)
+
+
+def is_json(request: Request) -> bool:
+    """Whether the request's body is JSON."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == (
+        "application/json"
+    )
+
+
+def fetched_results(pipeline: "Pipeline", asked: PageRequest | FeedRequest) -> list[UploadResult]:
+    """Fetch and index a page or a feed's new entries: a result per page."""
+    if isinstance(asked, PageRequest):
+        report = pipeline.ingest_pages([asked.url])
+    else:
+        report = pipeline.ingest_feed(asked.feed)
+    chunks = {r["source"]: int(r["chunks"]) for r in pipeline.documents()}
+    results = [
+        UploadResult(source=s, status="indexed", chunks=chunks.get(s, 0)) for s in report.indexed
+    ]
+    results += [
+        UploadResult(source=s, status="unchanged", chunks=chunks.get(s, 0))
+        for s in report.unchanged
+    ]
+    results += [
+        UploadResult(source=url, status="skipped", chunks=0, url=url, reason=reason)
+        for url, reason in report.skipped.items()
+    ]
+    return results
+
+
+def upload_response(results: list[UploadResult], metrics: "Metrics") -> JSONResponse:
+    """201 when anything was indexed, else 200; each outcome counted."""
     for result in results:
-        request.app.state.metrics.ingested.labels(result.status).inc()
+        metrics.ingested.labels(result.status).inc()
     status = 201 if any(r.status == "indexed" for r in results) else 200
-    return JSONResponse([r.model_dump() for r in results], status_code=status)
+    return JSONResponse([r.model_dump(exclude_none=True) for r in results], status_code=status)
 
 
 async def read_upload(request: Request, limit: int) -> list[tuple[str, bytes]]:
-    """(file name, bytes) pairs from a multipart or JSON upload."""
+    """(file name, bytes) pairs from a multipart upload."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "application/json":
-        document = TextDocument.model_validate_json(await request.body())
-        return [(document.source, document.text.encode("utf-8"))]
     if kind != "multipart/form-data":
-        raise UnsupportedUpload("send multipart/form-data with `files`, or JSON {source, text}")
+        raise UnsupportedUpload(
+            "send multipart/form-data with `files`, or JSON {source, text}, {url} or {feed}"
+        )
     try:
         form = await request.form(max_files=100, max_part_size=limit)
     except MultiPartException as exc:

@@ -103,6 +103,26 @@ class TextDocument(BaseModel):
     text: str
 
 
+class PageRequest(BaseModel):
+    """POST /v1/documents as JSON: the article at a URL, fetched by the service."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"url": "https://example.com/news/1"}]}
+    )
+
+    url: str = Field(max_length=2048, description="An http(s) URL of an HTML page or a PDF.")
+
+
+class FeedRequest(BaseModel):
+    """POST /v1/documents as JSON: an RSS or Atom feed's new entries."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"feed": "https://example.com/rss"}]}
+    )
+
+    feed: str = Field(max_length=2048, description="An http(s) URL of an RSS or Atom feed.")
+
+
 class DocumentInfo(BaseModel):
     """An indexed document."""
 
@@ -113,14 +133,18 @@ class DocumentInfo(BaseModel):
     ingested_at: str
     author: str | None = None
     date: str | None = None
+    url: str | None = None  # where a fetched page, feed entry or PDF came from
 
 
 class UploadResult(BaseModel):
-    """What happened to one uploaded document."""
+    """What happened to one uploaded document, page or feed entry (a skipped entry's
+    source is its URL, and `reason` says why)."""
 
     source: str
-    status: Literal["indexed", "unchanged"]
+    status: Literal["indexed", "unchanged", "skipped"]
     chunks: int
+    url: str | None = None
+    reason: str | None = None
 
 
 class DocumentText(DocumentInfo):

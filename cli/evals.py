@@ -83,6 +83,22 @@ def eval_group(
         raise SystemExit(EXIT_ERROR)
 
 
+@eval_group.command("extraction")
+@click.option(
+    "--benchmark",
+    type=click.Path(path_type=Path),
+    default=Path("evals/article-extraction"),
+    show_default=True,
+    help="scrapinghub/article-extraction-benchmark's html/ and ground-truth.json.",
+)
+def extraction_command(benchmark: Path) -> None:
+    """Our article extraction against the whole page and other extractors: a Markdown table."""
+    from evals import extraction
+
+    results = extraction.run(benchmark)
+    click.echo(extraction.table(results, len(extraction.load(benchmark)[1])))
+
+
 @eval_group.command("train-refusal")
 @click.option(
     "--output", type=click.Path(path_type=Path), help="Model file (default: the shipped one)."

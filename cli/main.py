@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from cli.service import Service
     from rag.events import AnswerEvent
     from rag.filters import Filters
+    from rag.models import IngestReport
 
 
 class RagGroup(click.Group):
@@ -50,22 +51,82 @@ def main() -> None:
 
 
 @main.command("ingest")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1)
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again.")
-def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
-    """Index .txt, .md and .html files or folders (default: seeds/)."""
-    report = service(answering=False).ingest(
-        paths or (Path("seeds"),), progress=progress_printer("file"), rebuild=rebuild
-    )
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="FILE_OR_URL",
+    help="An RSS or Atom feed: index the pages of its new entries (repeatable).",
+)
+@click.option(
+    "--watch",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Index DIR, then follow it (files added, changed, removed) until Ctrl-C.",
+)
+def ingest_command(
+    paths: tuple[str, ...], rebuild: bool, feeds: tuple[str, ...], watch: Path | None
+) -> None:
+    """Index .txt, .md, .html and .pdf files or folders (default: seeds/), web pages by
+    URL, and feeds."""
+    from rag.fetching import check_address
+    from rag.models import IngestReport
+    from rag.web import is_url
+
+    urls = [p for p in paths if is_url(p)]
+    files = [Path(p) for p in paths if not is_url(p)]
+    if watch is not None:
+        if paths or feeds or rebuild:
+            raise click.UsageError("--watch takes one folder, and nothing else to index")
+        from cli.watch import watch_folder
+
+        watch_folder(service(answering=False), watch)
+        return
+    if rebuild and not files and (urls or feeds):
+        raise click.UsageError("--rebuild drops the index: name the folders to build it from")
+    limits = settings_for(None).ingest
+    for url in urls + [f for f in feeds if is_url(f)]:
+        check_address(url, limits)  # refused before the store or any model is opened
+    server = service(answering=False)
+    reports = []
+    if files or not (urls or feeds):
+        reports.append(
+            server.ingest(
+                files or (Path("seeds"),), progress=progress_printer("file"), rebuild=rebuild
+            )
+        )
+    if urls:
+        reports.append(server.ingest_pages(urls, progress=progress_printer("page")))
+    for feed in feeds:
+        reports.append(server.ingest_feed(feed, progress=progress_printer("page")))
+    say_report(merged(reports, IngestReport()))
+
+
+def merged(reports: list["IngestReport"], into: "IngestReport") -> "IngestReport":
+    """Several runs' reports as one."""
+    for report in reports:
+        into.indexed += report.indexed
+        into.unchanged += report.unchanged
+        into.skipped |= report.skipped
+        into.chunks_embedded += report.chunks_embedded
+        into.chunks_removed += report.chunks_removed
+        into.through = into.through or report.through
+    return into
+
+
+def say_report(report: "IngestReport") -> None:
+    """What an ingest did: a warning per document skipped, then the counts."""
     for path, reason in report.skipped.items():
         click.echo(f"warning: skipped {path}: {reason}", err=True)
     counts = (
         f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
-        f"skipped {len(report.skipped)} file(s)"
+        f"skipped {len(report.skipped)} document(s)"
     )
     if report.through:
         click.echo(
-            f"{counts} through the server; {report.chunks_embedded} chunk(s) in the files indexed"
+            f"{counts} through the server; {report.chunks_embedded} chunk(s) in those indexed"
         )
         return
     click.echo(
@@ -249,7 +310,16 @@ def search_command(
 
 
 # What `rag documents --json` shows of a record, read locally or from a server alike.
-RECORD_FIELDS = ("source", "title", "chunks", "author", "date", "content_hash", "ingested_at")
+RECORD_FIELDS = (
+    "source",
+    "title",
+    "chunks",
+    "author",
+    "date",
+    "url",
+    "content_hash",
+    "ingested_at",
+)
 
 
 @main.command("documents")

@@ -16,6 +16,7 @@ from rag.events import AnswerEvent, Cited, Failed, Finished, Token
 from rag.filters import Filters
 from rag.loading import discover, parse, read_bytes
 from rag.models import Answer, Citation, IngestReport, SearchHit
+from rag.web import is_url
 
 if TYPE_CHECKING:
     from rag.ingest import FileDone
@@ -151,9 +152,64 @@ class Remote:
         report.chunks_embedded += result["chunks"] if result["status"] == "indexed" else 0
         return result["status"]
 
+    def ingest_pages(self, urls: list[str], progress: "FileDone | None" = None) -> IngestReport:
+        """POST /v1/documents {url} for each URL: the server fetches and indexes it; the
+        first refusal stops the run, as it does locally."""
+        report = IngestReport(through=self.url)
+        for done, url in enumerate(urls, 1):
+            results = self.fetching({"url": url})
+            fold(results, report)
+            if progress:
+                progress(done, len(urls), url, results[0]["status"] if results else "")
+        return report
+
+    def ingest_feed(self, feed: str, progress: "FileDone | None" = None) -> IngestReport:
+        """POST /v1/documents {feed}: the server reads the feed and indexes its new entries.
+        A feed file would have to be read by the server, so only a URL is sent."""
+        if not is_url(feed):
+            raise RagError(
+                f"{feed}: the server at {self.url} holds the store and reads feeds by URL; "
+                "give the feed's URL, or stop the server to read a feed file"
+            )
+        results = self.fetching({"feed": feed})
+        report = fold(results, IngestReport(through=self.url))
+        if progress:
+            for done, result in enumerate(results, 1):
+                progress(
+                    done, len(results), result.get("url") or result["source"], result["status"]
+                )
+        return report
+
+    def delete_document(self, source: str) -> int:
+        """DELETE /v1/documents/{source}; how many chunks went."""
+        with self.calling():
+            response = check(self.http.delete(f"/v1/documents/{source}", timeout=CALL_S))
+            return int(response.json()["chunks_removed"])
+
+    def fetching(self, body: dict) -> list[dict]:
+        """POST /v1/documents with a URL for the server to fetch; its results."""
+        with self.calling(UPLOAD_S):
+            response = self.http.post("/v1/documents", json=body, timeout=UPLOAD_S)
+            if response.status_code in FILE_REFUSALS:
+                raise SourceError(str(error_of(response)), path=next(iter(body.values())))
+            return check(response).json()
+
     def calling(self, seconds: float = READ_S) -> AbstractContextManager[None]:
         """A block whose failures to reach or read the server are one line naming it."""
         return reaching(self.url, seconds)
+
+
+def fold(results: list[dict], report: IngestReport) -> IngestReport:
+    """The server's per-page results added to a report."""
+    for result in results:
+        if result["status"] == "skipped":
+            report.skipped[result["source"]] = result.get("reason") or ""
+            continue
+        (report.indexed if result["status"] == "indexed" else report.unchanged).append(
+            result["source"]
+        )
+        report.chunks_embedded += result["chunks"] if result["status"] == "indexed" else 0
+    return report
 
 
 @contextmanager

@@ -52,6 +52,18 @@ class Service(Protocol):
         """Index files and folders."""
         ...
 
+    def ingest_pages(self, urls: list[str], progress: "FileDone | None" = None) -> IngestReport:
+        """Fetch and index the article at each URL."""
+        ...
+
+    def ingest_feed(self, feed: str, progress: "FileDone | None" = None) -> IngestReport:
+        """Index an RSS or Atom feed's new entries."""
+        ...
+
+    def delete_document(self, source: str) -> int:
+        """Forget a document; how many chunks went."""
+        ...
+
 
 def connect(
     settings: Settings, answering: bool = True, say: Callable[[str], None] | None = None

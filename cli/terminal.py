@@ -28,14 +28,14 @@ def progress_printer(unit: str, every_tenth: bool = False) -> Callable[..., None
     """A progress bar on a terminal; otherwise a line per item (or per tenth of the way)."""
     bar = None
 
-    def show(done: int, total: int, path: Path | None = None, outcome: str = "") -> None:
+    def show(done: int, total: int, path: Path | str | None = None, outcome: str = "") -> None:
         nonlocal bar
         if sys.stderr.isatty():
             from tqdm import tqdm
 
             bar = bar or tqdm(total=total, unit=unit, file=sys.stderr, leave=False)
             if path:
-                bar.set_postfix_str(path.name[-30:])
+                bar.set_postfix_str(Path(str(path)).name[-30:])
             bar.update(1)
             if done == total:
                 bar.close()

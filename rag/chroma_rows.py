@@ -66,7 +66,7 @@ def record_metadata(
         "ingested_at": ingested_at,
         SPANS: encode_bounds(bounds),
     }
-    return metadata | {k: v for k in ("author", "date") if (v := getattr(document, k))}
+    return metadata | {k: v for k in ("author", "date", "url") if (v := getattr(document, k))}
 
 
 def record_of(metadata: dict) -> DocumentRecord:

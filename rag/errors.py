@@ -46,6 +46,20 @@ class SourceError(RagError):
         self.path = path
 
 
+class FetchFailed(SourceError):
+    """A page, feed or PDF could not be fetched: no answer in time, an error status, too
+    large, or not a type we read."""
+
+    code = "fetch_failed"
+
+
+class UrlRefused(FetchFailed):
+    """A URL we will not fetch: not http(s), or an address that is loopback, private,
+    link-local, multicast or reserved (server-side request forgery), unless allowed."""
+
+    code = "url_refused"
+
+
 class UnknownDocument(RagError):
     """No document with that source name is indexed."""
 

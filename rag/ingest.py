@@ -8,14 +8,24 @@ import numpy as np
 from rag.chunking import Chunker
 from rag.embedding import Embedder
 from rag.errors import SourceError
+from rag.fetching import check_address
 from rag.index import Index
 from rag.loading import discover, load
 from rag.models import IngestReport, SourceDocument
 from rag.records import sentence_id
+from rag.settings import IngestSettings
 from rag.text import sentences
+from rag.web import (
+    FeedEntry,
+    entry_document,
+    feed_entries,
+    page_document,
+    read_feed_source,
+    source_for,
+)
 
-# Called after each file: (files done, files in all, path, what happened to it).
-FileDone = Callable[[int, int, Path, str], None]
+# Called after each file or page: (done, in all, its path or URL, what happened to it).
+FileDone = Callable[[int, int, Path | str, str], None]
 
 
 def ingest(
@@ -169,6 +179,108 @@ def embed_reusing(
     if not texts:
         return np.zeros((0, embedder.dimension), dtype=np.float32), 0
     return np.stack([known[t] for t in texts]), len(fresh)
+
+
+def ingest_pages(
+    urls: list[str],
+    *,
+    index: Index,
+    embedder: Embedder,
+    chunker: Chunker,
+    settings: IngestSettings,
+    progress: FileDone | None = None,
+) -> IngestReport:
+    """Index the article at each URL, every URL checked before anything is fetched. Each
+    was named itself, so the first that cannot be fetched or read stops the run (what was
+    indexed before it stays)."""
+    for url in urls:
+        check_address(url, settings)
+    report = IngestReport()
+    index.open(create=True)
+    for done, url in enumerate(urls, 1):
+        document = page_document(url, settings)
+        outcome, embedded, removed = index_document(
+            document, index=index, embedder=embedder, chunker=chunker
+        )
+        (report.indexed if outcome == "indexed" else report.unchanged).append(document.source)
+        report.chunks_embedded += embedded
+        report.chunks_removed += removed
+        if progress:
+            progress(done, len(urls), url, outcome)
+    return report
+
+
+def ingest_feed(
+    feed: str,
+    *,
+    index: Index,
+    embedder: Embedder,
+    chunker: Chunker,
+    settings: IngestSettings,
+    progress: FileDone | None = None,
+) -> IngestReport:
+    """Index a feed's new entries (a file or a URL): the feed is read whole first, so a
+    malformed one writes nothing. An entry whose page is indexed already is not fetched
+    again; one whose text is already indexed under another name is skipped; one that
+    cannot be fetched or read is skipped with its reason, and the others go on."""
+    entries = feed_entries(read_feed_source(feed, settings), feed, settings.max_feed_entries)
+    report = IngestReport()
+    store = index.open(create=True).store
+    records = store.documents()
+    known = {r["source"] for r in records}
+    texts = {r["content_hash"]: r["source"] for r in records}
+    for done, entry in enumerate(entries, 1):
+        outcome = index_entry(
+            entry,
+            index=index,
+            embedder=embedder,
+            chunker=chunker,
+            settings=settings,
+            report=report,
+            known=known,
+            texts=texts,
+        )
+        if progress:
+            progress(done, len(entries), entry.url, outcome)
+    return report
+
+
+def index_entry(
+    entry: FeedEntry,
+    *,
+    index: Index,
+    embedder: Embedder,
+    chunker: Chunker,
+    settings: IngestSettings,
+    report: IngestReport,
+    known: set[str],
+    texts: dict[str, str],
+) -> str:
+    """Index one feed entry unless its page or its text is indexed already (`known`
+    sources, `texts` by content hash, both kept up to date); the outcome goes into the
+    report, and a word for it is returned."""
+    if indexed(entry, known):
+        report.unchanged.append(entry.url)
+        return "unchanged"
+    try:
+        document = entry_document(entry, settings)
+    except SourceError as exc:
+        report.skipped[entry.url] = str(exc).removeprefix(f"{exc.path}: ")
+        return "skipped"
+    if document.content_hash in texts:
+        report.skipped[entry.url] = f"same text as {texts[document.content_hash]}"
+        return "skipped"
+    _, embedded, _ = index_document(document, index=index, embedder=embedder, chunker=chunker)
+    report.indexed.append(document.source)
+    report.chunks_embedded += embedded
+    known.add(document.source)
+    texts[document.content_hash] = document.source
+    return "indexed"
+
+
+def indexed(entry: FeedEntry, known: set[str]) -> bool:
+    """Whether an entry's page is indexed already, as a page or a PDF."""
+    return bool({source_for(entry.url), source_for(entry.url, pdf=True)} & known)
 
 
 def remove_document(source: str, *, index: Index) -> int:

@@ -1,16 +1,16 @@
-"""Read .txt, .md and .html articles into SourceDocuments, with title, author and date."""
+"""Read .txt, .md, .html and .pdf articles into SourceDocuments, with title, author and date."""
 
 import hashlib
 import os
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import SourceError
+from rag.extraction import Article, extract_article
 from rag.models import SourceDocument
 
-SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm"}
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 HEADER_LINES = 8  # title, byline and date are looked for only near the top
 BOILERPLATE = {"font size:", "print", "share", "advertisement", "menu"}
 
@@ -50,7 +50,9 @@ def discover(path: Path) -> tuple[list[Path], dict[str, str]]:
         else:
             passed_over[str(candidate)] = "unsupported file type"
     if not files:
-        raise SourceError(f"{path}: no .txt, .md or .html files in this folder", path=str(path))
+        raise SourceError(
+            f"{path}: no .txt, .md, .html or .pdf files in this folder", path=str(path)
+        )
     return files, passed_over
 
 
@@ -96,33 +98,57 @@ def read_bytes(path: Path, folder: Path | None) -> bytes:
         return file.read()
 
 
-def parse(source: str, raw: bytes, label: str | None = None) -> SourceDocument:
-    """A document from a file's bytes; its name's ending says how to read it."""
+def parse(
+    source: str, raw: bytes, label: str | None = None, url: str | None = None
+) -> SourceDocument:
+    """A document from a file's bytes; its name's ending says how to read it. An HTML page
+    gives its article (rag/extraction.py), a PDF its text layer; `url` is where it was
+    fetched from, if it was."""
     label = label or source
     suffix = Path(source).suffix.lower()
-    if b"\x00" in raw[:8192]:
-        raise SourceError(f"{label}: binary file, not text", path=label)
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{label}: not UTF-8 text ({exc.reason})", path=label) from None
-    if suffix in {".html", ".htm"}:
-        text, html_title = html_to_text(content)
+    found = Article(text="")
+    if suffix == ".pdf":
+        found = pdf_article(raw, label)
+        text = found.text
     else:
-        text, html_title = content, None
+        content = decode(raw, label)
+        if suffix in {".html", ".htm"}:
+            found = extract_article(content, url)
+            text = found.text
+        else:
+            text = content
     if not text.strip():
         raise SourceError(f"{label}: empty file", path=label)
     header = text[:3000]
     return SourceDocument(
         source=source,
         text=text,
-        title=html_title
+        title=found.title
         or find_title(header, markdown=suffix in {".md", ".markdown"})
         or lead_as_title(header),
-        author=find_author(text),
-        date=find_date(header),
+        author=found.author or find_author(text),
+        date=found.date or find_date(header),
+        url=url,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
+
+
+def decode(raw: bytes, label: str) -> str:
+    """A text file's bytes as text: UTF-8 (with or without a byte order mark), or an error."""
+    if b"\x00" in raw[:8192]:
+        raise SourceError(f"{label}: binary file, not text", path=label)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{label}: not UTF-8 text ({exc.reason})", path=label) from None
+
+
+def pdf_article(raw: bytes, label: str) -> Article:
+    """A PDF's text layer and the title, author and date its metadata gives."""
+    from rag.pdf import pdf_text  # the PDF library loads only when a PDF is read
+
+    found = pdf_text(raw, label)
+    return Article(text=found.text, title=found.title, author=found.author, date=found.date)
 
 
 def check_source_name(source: str) -> str:
@@ -182,114 +208,3 @@ def find_date(text: str) -> str | None:
         if len(line.split()) <= 15 and (match := _DATE.search(line)):
             return match.group(0)
     return None
-
-
-class _TextExtractor(HTMLParser):
-    """Visible text of an HTML page, one block element per line. Text a reader never sees
-    (scripts, styles, and elements marked `hidden`, `aria-hidden="true"`, `display: none`
-    or `visibility: hidden`, with everything inside them) is left out: it is where prompt
-    injections hide."""
-
-    BLOCKS = {
-        "p",
-        "div",
-        "br",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "blockquote",
-        "pre",
-        "title",
-    }
-    HIDDEN = {"script", "style", "noscript", "template", "head"}
-    VOID = {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    }  # no end tag, so nothing inside them
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: str | None = None
-        self._open: list[tuple[str, bool]] = []  # the open elements: (tag, hides its content)
-        self._in_title = False
-        self._heading: list[str] | None = None
-
-    @property
-    def _hidden(self) -> bool:
-        return any(hides for _, hides in self._open)
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag not in self.VOID:
-            self._open.append((tag, tag in self.HIDDEN or hides(dict(attrs))))
-        self._in_title = tag == "title"
-        if tag == "h1" and self._heading is None:
-            self._heading = []
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
-        if tag in self.BLOCKS:  # <div/>, <br/>: a break, never an open element
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if any(t == tag for t, _ in self._open):  # close it and whatever was left open in it
-            while self._open.pop()[0] != tag:
-                pass
-        if tag == "title":
-            self._in_title = False
-        if tag == "h1" and self._heading is not None and self.title is None:
-            self.title = " ".join("".join(self._heading).split()) or None
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title = self.title or " ".join(data.split()) or None
-        if self._hidden:
-            return
-        if self._heading is not None and self.title is None:
-            self._heading.append(data)
-        self.parts.append(data)
-
-
-def hides(attrs: dict) -> bool:
-    """Whether an element's attributes keep it from being seen."""
-    style = "".join((attrs.get("style") or "").lower().split())
-    return (
-        "hidden" in attrs
-        or (attrs.get("aria-hidden") or "").lower() == "true"
-        or "display:none" in style
-        or "visibility:hidden" in style
-    )
-
-
-def html_to_text(html: str) -> tuple[str, str | None]:
-    """Visible text (blank runs collapsed) and the page title; offsets index this text."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
-    text = "\n".join(line for line in lines if line)
-    return text, parser.title

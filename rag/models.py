@@ -11,6 +11,7 @@ class SourceDocument(BaseModel):
     title: str
     author: str | None = None
     date: str | None = None
+    url: str | None = None  # where it was fetched from, for a page or feed entry
     content_hash: str
 
 

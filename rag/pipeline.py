@@ -17,7 +17,14 @@ from rag.errors import InvalidQuestion, Overloaded, ReaderOff, SourceError, Unkn
 from rag.events import AnswerEvent, Cited, Finished, Token
 from rag.filters import Filters, matching_sources
 from rag.index import Index, make_index
-from rag.ingest import FileDone, index_document, ingest, remove_document
+from rag.ingest import (
+    FileDone,
+    index_document,
+    ingest,
+    ingest_feed,
+    ingest_pages,
+    remove_document,
+)
 from rag.loading import check_source_name, parse
 from rag.models import Answer, IngestReport, SearchHit, Timings
 from rag.records import DocumentRecord
@@ -72,6 +79,30 @@ class Pipeline:
                 chunker=self.chunker(),
                 progress=progress,
                 rebuild=rebuild,
+            )
+
+    def ingest_pages(self, urls: list[str], progress: FileDone | None = None) -> IngestReport:
+        """Fetch and index the article at each URL (rag/web.py)."""
+        with self._writing:
+            return ingest_pages(
+                urls,
+                index=self.index,
+                embedder=self.embedder,
+                chunker=self.chunker(),
+                settings=self.settings.ingest,
+                progress=progress,
+            )
+
+    def ingest_feed(self, feed: str, progress: FileDone | None = None) -> IngestReport:
+        """Index an RSS or Atom feed's new entries (a file or a URL)."""
+        with self._writing:
+            return ingest_feed(
+                feed,
+                index=self.index,
+                embedder=self.embedder,
+                chunker=self.chunker(),
+                settings=self.settings.ingest,
+                progress=progress,
             )
 
     def chunker(self) -> Chunker:

@@ -14,7 +14,8 @@ from rag.text import Span
 
 class DocumentRecord(dict):
     """A stored document's metadata: source, title, content_hash, chunker, chunks,
-    ingested_at, and author and date where the article states them."""
+    ingested_at, and author, date and url where the article states them (url: where a
+    fetched page came from)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,5 +1,6 @@
 """The one settings tree: environment variables with the RAG_ prefix, `__` for nesting."""
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -191,6 +192,37 @@ class ApiSettings(BaseModel):
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
+class IngestSettings(BaseModel):
+    """How pages and feeds are fetched: `rag ingest URL`, `--feed` and POST /v1/documents."""
+
+    timeout_s: float = Field(10.0, gt=0)  # to connect, and between bytes of an answer
+    max_bytes: int = Field(5_000_000, ge=1)  # a page, feed or PDF; larger ones are refused
+    max_redirects: int = Field(5, ge=0)
+    max_feed_entries: int = Field(500, ge=1)  # a longer feed is refused whole
+    # Addresses a fetch may reach though private, loopback or reserved (comma-separated
+    # addresses or networks, "127.0.0.1,10.0.0.0/8"); none by default. For tests and
+    # intranets: every other such address is refused, checked on the address connected to.
+    allow_private: str = ""
+    user_agent: str = "rag-news/0.1.0"
+
+    @field_validator("allow_private")
+    @classmethod
+    def real_networks(cls, value: str) -> str:
+        """Each item an address or network, so a typo never widens or silently narrows it."""
+        for item in filter(None, (i.strip() for i in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @property
+    def private_allowed(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The networks allow_private names."""
+        items = filter(None, (i.strip() for i in self.allow_private.split(",")))
+        return [ipaddress.ip_network(i, strict=False) for i in items]
+
+
 class EvalSettings(BaseModel):
     """Where `rag eval` keeps its indexes (re-used while the corpus is unchanged) and reports."""
 
@@ -213,6 +245,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     reader: ReaderSettings = ReaderSettings()
     api: ApiSettings = ApiSettings()
+    ingest: IngestSettings = IngestSettings()
     eval: EvalSettings = EvalSettings()
 
 

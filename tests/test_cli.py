@@ -242,7 +242,9 @@ def test_serve_refuses_an_empty_or_placeholder_key(
 
 
 def test_ingest_refuses_a_url_and_never_follows_a_link_out_of_a_folder(tmp_path: Path) -> None:
-    assert "not a URL" in one_line_error(rag("ingest", "file:///etc/passwd", store=tmp_path / "s"))
+    assert "refused: not an http or https URL" in one_line_error(
+        rag("ingest", "file:///etc/passwd", store=tmp_path / "s")
+    )
     folder = tmp_path / "docs"
     folder.mkdir()
     shutil.copy(SEEDS / "001_1346c328f81362a0.txt", folder)

@@ -24,7 +24,7 @@ def test_add_replace_and_delete_a_document(make_pipeline) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../x.txt", "/etc/passwd", "a/b.txt", "notes.pdf", "", ".hidden.txt"]
+    "name", ["../x.txt", "/etc/passwd", "a/b.txt", "notes.docx", "", ".hidden.txt"]
 )
 def test_a_source_name_must_be_a_plain_supported_file_name(make_pipeline, name: str) -> None:
     with pytest.raises(SourceError, match="plain file name"):

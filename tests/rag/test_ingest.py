@@ -46,11 +46,13 @@ def test_a_bad_file_in_a_folder_is_skipped_and_the_rest_indexed(
     make_pipeline, corpus: Path
 ) -> None:
     (corpus / "broken.txt").write_bytes(b"\xff\xfe\x00\x00 binary junk")
-    (corpus / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "notes.pdf").write_bytes(b"%PDF-1.4")  # a PDF cut off after its header
+    (corpus / "slides.pptx").write_bytes(b"PK\x03\x04")
     report = make_pipeline().ingest([corpus])
     assert len(report.indexed) == 5
     assert "binary" in report.skipped[str(corpus / "broken.txt")]
-    assert str(corpus / "notes.pdf") in report.skipped
+    assert "not a readable PDF" in report.skipped[str(corpus / "notes.pdf")]
+    assert report.skipped[str(corpus / "slides.pptx")] == "unsupported file type"
 
 
 def test_a_bad_file_named_directly_is_an_error(make_pipeline, tmp_path: Path) -> None:
