@@ -97,6 +97,7 @@ class Site:
                         ("slow", f"{u}/slow.html", None),
                         ("private", f"{u}/to-private", None),
                         ("plague", f"{u}/news/plague.html", None),
+                        ("plague again", f"{u}/news/plague.html?from=rss", None),
                     ]
                 ),
             ),
@@ -121,7 +122,8 @@ class Site:
                 if self.path == "/slow.html":
                     time.sleep(3)  # past RAG_INGEST__TIMEOUT_S
                     return
-                status, kind, body = site.routes().get(self.path, (404, "text/plain", b"gone"))
+                path = self.path.split("?")[0]
+                status, kind, body = site.routes().get(path, (404, "text/plain", b"gone"))
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("location", body)
@@ -196,6 +198,7 @@ def test_a_feed_is_indexed_from_its_articles_and_answered_with_citations(
         assert record["date"] == "2019-11-20" or record["date"].startswith("2019-11")
     carried = records[f"{site.url}/gone.html"]  # its page is gone: the feed's content is used
     assert carried["title"] == "Second lock at Port Elspeth"
+    assert carried["date"] == "2019-11-20"  # from the feed: the content states no date
     assert "second tidal lock" in pipeline.source_text(carried["source"])
     pipeline.index.close()
 
@@ -210,6 +213,9 @@ def test_a_feed_is_indexed_from_its_articles_and_answered_with_citations(
     quote = answer["citations"][0]["quote"]
     assert "American University of Kabul" in answer["answer"]
     assert flat(quote) in flat(truth("hostages"))
+    cited = answer["citations"][0]
+    source_text = build_pipeline(settings, embedder=embedder).source_text(cited["source"])
+    assert source_text[cited["start"] : cited["end"]] == quote
 
     fetched_before = len(site.requests)
     again = rag("ingest", "--feed", f"{site.url}/feed.xml", store=store)
@@ -259,9 +265,10 @@ def test_bad_pages_and_feeds_are_one_line_errors_and_nothing_else_is_lost(
     )
     mixed = rag("ingest", "--feed", f"{site.url}/mixed.xml", store=store)
     assert mixed.returncode == 0, mixed.stderr
-    assert "indexed 1, unchanged 0, skipped 4" in mixed.stdout
+    assert "indexed 1, unchanged 0, skipped 5" in mixed.stdout
     warnings = [line for line in mixed.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 4 and "refused" in " ".join(warnings)
+    assert len(warnings) == 5 and "refused" in " ".join(warnings)
+    assert "same text as" in warnings[-1]  # the same page under another URL
     listed = rag("documents", "--json", store=store)
     assert [d["url"] for d in json.loads(listed.stdout)] == [f"{site.url}/news/plague.html"]
 
@@ -271,7 +278,7 @@ def test_the_api_fetches_pages_and_feeds_and_refuses_the_rest(site: Site, tmp_pa
         fed = client.post("/v1/documents", json={"feed": f"{site.url}/mixed.xml"})
         assert fed.status_code == 201, fed.text
         outcomes = {r.get("url") or r["source"]: r["status"] for r in fed.json()}
-        assert sorted(outcomes.values()) == ["indexed", "skipped", "skipped", "skipped", "skipped"]
+        assert sorted(outcomes.values()) == ["indexed"] + ["skipped"] * 5
         one = client.post("/v1/documents", json={"url": f"{site.url}/news/plague.html"})
         assert one.status_code == 200 and one.json()[0]["status"] == "unchanged", one.text
         for url in refused_urls(site):
@@ -285,6 +292,9 @@ def test_the_api_fetches_pages_and_feeds_and_refuses_the_rest(site: Site, tmp_pa
         assert slow.status_code == 422 and slow.json()["error"]["code"] == "fetch_failed"
         listed = client.get("/v1/documents").json()
         assert [d["url"] for d in listed] == [f"{site.url}/news/plague.html"]
+        through = rag("ingest", f"{site.url}/news/power.html", store=tmp_path / "store")
+        assert "indexed 1, unchanged 0, skipped 0 document(s) through the server" in through.stdout
+        assert len(client.get("/v1/documents").json()) == 2
 
 
 def test_a_watched_folder_is_followed_by_search(tmp_path: Path) -> None:
