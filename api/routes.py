@@ -24,6 +24,7 @@ from api.schemas import (
 )
 from api.streaming import answer_events, final_answer, first_event
 from rag.errors import SourceError
+from rag.fetching import check_url
 from rag.models import Answer, SearchHit
 
 if TYPE_CHECKING:
@@ -147,8 +148,8 @@ def fetched_results(pipeline: "Pipeline", asked: PageRequest | FeedRequest) -> l
     """Fetch and index a page or a feed's new entries: a result per page."""
     if isinstance(asked, PageRequest):
         report = pipeline.ingest_pages([asked.url])
-    else:
-        report = pipeline.ingest_feed(asked.feed)
+    else:  # a URL only: a path would name a file on this server
+        report = pipeline.ingest_feed(check_url(asked.feed))
     chunks = {r["source"]: int(r["chunks"]) for r in pipeline.documents()}
     results = [
         UploadResult(source=s, status="indexed", chunks=chunks.get(s, 0)) for s in report.indexed

@@ -4,6 +4,7 @@ the library (or a running server: cli.service), errors as one line and an exit c
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,19 +102,7 @@ def ingest_command(
         reports.append(server.ingest_pages(urls, progress=progress_printer("page")))
     for feed in feeds:
         reports.append(server.ingest_feed(feed, progress=progress_printer("page")))
-    say_report(merged(reports, IngestReport()))
-
-
-def merged(reports: list["IngestReport"], into: "IngestReport") -> "IngestReport":
-    """Several runs' reports as one."""
-    for report in reports:
-        into.indexed += report.indexed
-        into.unchanged += report.unchanged
-        into.skipped |= report.skipped
-        into.chunks_embedded += report.chunks_embedded
-        into.chunks_removed += report.chunks_removed
-        into.through = into.through or report.through
-    return into
+    say_report(reduce(IngestReport.add, reports, IngestReport()))
 
 
 def say_report(report: "IngestReport") -> None:

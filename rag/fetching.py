@@ -3,6 +3,7 @@ every connection, redirects included, is checked on the address it actually goes
 
 import ipaddress
 import socket
+import time
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 REDIRECTS = {301, 302, 303, 307, 308}
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix: IPv4 in the last 32 bits
 ALLOW_HINT = "set RAG_INGEST__ALLOW_PRIVATE to allow it"
+TOTAL_S = 120.0  # a whole fetch, redirects included, however steadily its bytes come
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,10 @@ class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, allowed: list[Network]) -> None:
         ssl_context = httpx.create_ssl_context()
         super().__init__(verify=ssl_context)
-        # HTTPTransport takes no network backend, so its pool is replaced by one with ours.
+        # HTTPTransport takes no network backend, so its pool is replaced by one with ours;
+        # if httpx ever stops keeping it there, refuse to run rather than run unguarded.
+        if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):
+            raise RuntimeError("httpx.HTTPTransport no longer keeps its pool in _pool")
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context, network_backend=_GuardedBackend(allowed)
         )
@@ -235,8 +240,11 @@ def _content_type(header: str) -> tuple[str, str | None]:
     return media_type.strip().lower(), charset
 
 
-def _read_capped(response: httpx.Response, where: str, path: str, max_bytes: int) -> bytes:
-    """The body as it arrives, refused as soon as it is declared or grows over max_bytes."""
+def _read_capped(
+    response: httpx.Response, where: str, path: str, max_bytes: int, deadline: float
+) -> bytes:
+    """The body as it arrives, refused as soon as it is declared or grows over max_bytes,
+    or is still arriving at the deadline (a server can drip bytes under every read timeout)."""
     too_large = f"{where}: the body is over the {max_bytes:,}-byte limit"
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
@@ -246,11 +254,18 @@ def _read_capped(response: httpx.Response, where: str, path: str, max_bytes: int
         body += piece
         if len(body) > max_bytes:
             raise FetchFailed(too_large, path=path)
+        if time.monotonic() > deadline:
+            raise FetchFailed(f"{where}: the whole answer took over {TOTAL_S:g} s", path=path)
     return bytes(body)
 
 
 def _read(
-    response: httpx.Response, where: str, path: str, max_bytes: int, accept: Collection[str]
+    response: httpx.Response,
+    where: str,
+    path: str,
+    max_bytes: int,
+    accept: Collection[str],
+    deadline: float,
 ) -> Fetched:
     """The final answer as Fetched, refused for an error status, a type not in accept, a
     compressed body or one over max_bytes."""
@@ -270,7 +285,7 @@ def _read(
         url=str(response.url),
         media_type=media_type,
         charset=charset,
-        body=_read_capped(response, where, path, max_bytes),
+        body=_read_capped(response, where, path, max_bytes, deadline),
         last_modified=response.headers.get("last-modified"),
     )
 
@@ -297,7 +312,7 @@ def fetch(url: str, settings: IngestSettings, *, accept: Collection[str]) -> Fet
         follow_redirects=False,
         trust_env=False,  # a proxy from the environment would connect for us, unchecked
     )
-    target = url
+    target, deadline = url, time.monotonic() + TOTAL_S
     with client:
         for hop in range(settings.max_redirects + 1):
             where = path if hop == 0 else f"{path} (redirected to {_shown(target)})"
@@ -310,5 +325,5 @@ def fetch(url: str, settings: IngestSettings, *, accept: Collection[str]) -> Fet
                 if response.status_code in REDIRECTS and location is not None:
                     target = _joined(response.url, location)
                     continue
-                return _read(response, where, path, settings.max_bytes, accept)
+                return _read(response, where, path, settings.max_bytes, accept, deadline)
     raise FetchFailed(f"{path}: more than {settings.max_redirects} redirects", path=path)

@@ -1,6 +1,7 @@
 """Index files into the store: only new or changed text is embedded, nothing is duplicated."""
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -189,19 +190,21 @@ def ingest_pages(
     chunker: Chunker,
     settings: IngestSettings,
     progress: FileDone | None = None,
+    writing: AbstractContextManager | None = None,
 ) -> IngestReport:
     """Index the article at each URL, every URL checked before anything is fetched. Each
     was named itself, so the first that cannot be fetched or read stops the run (what was
-    indexed before it stays)."""
+    indexed before it stays). `writing` is held while a page is written, not while fetched."""
     for url in urls:
         check_address(url, settings)
     report = IngestReport()
     index.open(create=True)
     for done, url in enumerate(urls, 1):
         document = page_document(url, settings)
-        outcome, embedded, removed = index_document(
-            document, index=index, embedder=embedder, chunker=chunker
-        )
+        with writing or nullcontext():
+            outcome, embedded, removed = index_document(
+                document, index=index, embedder=embedder, chunker=chunker
+            )
         (report.indexed if outcome == "indexed" else report.unchanged).append(document.source)
         report.chunks_embedded += embedded
         report.chunks_removed += removed
@@ -218,11 +221,13 @@ def ingest_feed(
     chunker: Chunker,
     settings: IngestSettings,
     progress: FileDone | None = None,
+    writing: AbstractContextManager | None = None,
 ) -> IngestReport:
     """Index a feed's new entries (a file or a URL): the feed is read whole first, so a
     malformed one writes nothing. An entry whose page is indexed already is not fetched
     again; one whose text is already indexed under another name is skipped; one that
-    cannot be fetched or read is skipped with its reason, and the others go on."""
+    cannot be fetched or read is skipped with its reason, and the others go on. `writing`
+    is held while an entry is written, not while fetched."""
     entries = feed_entries(read_feed_source(feed, settings), feed, settings.max_feed_entries)
     report = IngestReport()
     store = index.open(create=True).store
@@ -239,6 +244,7 @@ def ingest_feed(
             report=report,
             known=known,
             texts=texts,
+            writing=writing or nullcontext(),
         )
         if progress:
             progress(done, len(entries), entry.url, outcome)
@@ -255,12 +261,13 @@ def index_entry(
     report: IngestReport,
     known: set[str],
     texts: dict[str, str],
+    writing: AbstractContextManager,
 ) -> str:
     """Index one feed entry unless its page or its text is indexed already (`known`
     sources, `texts` by content hash, both kept up to date); the outcome goes into the
     report, and a word for it is returned."""
-    if indexed(entry, known):
-        report.unchanged.append(entry.url)
+    if already := indexed_as(entry, known):
+        report.unchanged.append(already)
         return "unchanged"
     try:
         document = entry_document(entry, settings)
@@ -270,7 +277,8 @@ def index_entry(
     if document.content_hash in texts:
         report.skipped[entry.url] = f"same text as {texts[document.content_hash]}"
         return "skipped"
-    _, embedded, _ = index_document(document, index=index, embedder=embedder, chunker=chunker)
+    with writing:
+        _, embedded, _ = index_document(document, index=index, embedder=embedder, chunker=chunker)
     report.indexed.append(document.source)
     report.chunks_embedded += embedded
     known.add(document.source)
@@ -278,9 +286,11 @@ def index_entry(
     return "indexed"
 
 
-def indexed(entry: FeedEntry, known: set[str]) -> bool:
-    """Whether an entry's page is indexed already, as a page or a PDF."""
-    return bool({source_for(entry.url), source_for(entry.url, pdf=True)} & known)
+def indexed_as(entry: FeedEntry, known: set[str]) -> str | None:
+    """The source an entry's page is indexed under already (as a page or a PDF), if any."""
+    return next(
+        (s for s in (source_for(entry.url), source_for(entry.url, pdf=True)) if s in known), None
+    )
 
 
 def remove_document(source: str, *, index: Index) -> int:

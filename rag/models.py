@@ -109,3 +109,13 @@ class IngestReport(BaseModel):
     chunks_embedded: int = 0  # through a server: the chunks of the files it indexed
     chunks_removed: int = 0
     through: str | None = None  # the server that indexed them, when a terminal asked one
+
+    def add(self, other: "IngestReport") -> "IngestReport":
+        """This report with another run's added to it."""
+        self.indexed += other.indexed
+        self.unchanged += other.unchanged
+        self.skipped |= other.skipped
+        self.chunks_embedded += other.chunks_embedded
+        self.chunks_removed += other.chunks_removed
+        self.through = self.through or other.through
+        return self

@@ -82,28 +82,30 @@ class Pipeline:
             )
 
     def ingest_pages(self, urls: list[str], progress: FileDone | None = None) -> IngestReport:
-        """Fetch and index the article at each URL (rag/web.py)."""
-        with self._writing:
-            return ingest_pages(
-                urls,
-                index=self.index,
-                embedder=self.embedder,
-                chunker=self.chunker(),
-                settings=self.settings.ingest,
-                progress=progress,
-            )
+        """Fetch and index the article at each URL (rag/web.py); other writers wait only
+        while a page is written, not while it is fetched."""
+        return ingest_pages(
+            urls,
+            index=self.index,
+            embedder=self.embedder,
+            chunker=self.chunker(),
+            settings=self.settings.ingest,
+            progress=progress,
+            writing=self._writing,
+        )
 
     def ingest_feed(self, feed: str, progress: FileDone | None = None) -> IngestReport:
-        """Index an RSS or Atom feed's new entries (a file or a URL)."""
-        with self._writing:
-            return ingest_feed(
-                feed,
-                index=self.index,
-                embedder=self.embedder,
-                chunker=self.chunker(),
-                settings=self.settings.ingest,
-                progress=progress,
-            )
+        """Index an RSS or Atom feed's new entries (a file or a URL); other writers wait
+        only while an entry is written, not while it is fetched."""
+        return ingest_feed(
+            feed,
+            index=self.index,
+            embedder=self.embedder,
+            chunker=self.chunker(),
+            settings=self.settings.ingest,
+            progress=progress,
+            writing=self._writing,
+        )
 
     def chunker(self) -> Chunker:
         """The chunker the settings describe, measuring in this embedder's word pieces."""

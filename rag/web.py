@@ -2,6 +2,7 @@
 fetched through rag/fetching.py (which refuses what could be turned against us)."""
 
 import hashlib
+import io
 import re
 import time
 from dataclasses import dataclass
@@ -47,8 +48,12 @@ def is_url(text: str) -> bool:
 
 
 def canonical(url: str) -> str:
-    """The URL a page is known by: scheme and host in lower case, no fragment."""
-    parts = urlsplit(url)
+    """The URL a page is known by: scheme and host in lower case, no fragment (a URL too
+    broken to split is left as it is, for the fetch to refuse)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     return urlunsplit(
         (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
     )
@@ -57,9 +62,12 @@ def canonical(url: str) -> str:
 def source_for(url: str, pdf: bool = False) -> str:
     """A page's source name, made from its URL: readable, stable, and unique (the words of
     the host and path, then a hash of the whole URL)."""
-    parts = urlsplit(canonical(url))
-    path = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", parts.path)  # its own ending goes: ours follows
-    words = _WORDS.sub("-", f"{parts.netloc}{path}").strip("-")[:SOURCE_CHARS].strip("-")
+    try:
+        parts = urlsplit(canonical(url))
+        where = parts.netloc + re.sub(r"\.[A-Za-z0-9]{1,5}$", "", parts.path)  # ours follows
+    except ValueError:  # too broken to split: it is never fetched, but still has a name
+        where = url
+    words = _WORDS.sub("-", where).strip("-")[:SOURCE_CHARS].strip("-")
     digest = hashlib.sha256(canonical(url).encode("utf-8")).hexdigest()[:10]
     return f"{words or 'page'}-{digest}{'.pdf' if pdf else '.html'}"
 
@@ -126,7 +134,10 @@ def read_feed_source(feed: str, settings: IngestSettings) -> bytes:
 def feed_entries(raw: bytes, label: str, limit: int) -> list[FeedEntry]:
     """A feed's entries, each page once (by URL), newest first as the feed lists them;
     SourceError for what is not an RSS or Atom feed, or lists no page."""
-    parsed = feedparser.parse(raw)  # bytes: feedparser never fetches or opens anything
+    # A file object, never bytes or a string: feedparser would take those for a path or URL
+    # to open. Its sanitiser stays off: it drops the attributes that mark text hidden, which
+    # rag/extraction.py needs to leave that text out.
+    parsed = feedparser.parse(io.BytesIO(raw), sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("version"):
         raise SourceError(f"{label}: not an RSS or Atom feed{why(parsed)}", path=label)
     entries, seen = [], set()
