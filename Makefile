@@ -78,6 +78,7 @@ test: $(TEST_STAMP)
 	$(BIN)/rag model pull $(TEST_MODEL)
 	$(BIN)/rag model pull $(READER)
 	$(BIN)/python -m pytest
+	$(BIN)/rag eval extraction --gate
 	$(BIN)/rag eval
 	$(BIN)/rag eval --dataset evals/squad-dev-48/questions.jsonl \
 	    --corpus evals/squad-dev-48/corpus --limit 500

@@ -91,12 +91,24 @@ def eval_group(
     show_default=True,
     help="scrapinghub/article-extraction-benchmark's html/ and ground-truth.json.",
 )
-def extraction_command(benchmark: Path) -> None:
+@click.option(
+    "--gate",
+    is_flag=True,
+    help="Score our extraction alone and hold it to evals/thresholds.toml (for CI).",
+)
+def extraction_command(benchmark: Path, gate: bool) -> None:
     """Our article extraction against the whole page and other extractors: a Markdown table."""
     from evals import extraction
+    from evals.runner import thresholds_for
 
-    results = extraction.run(benchmark)
+    settings = settings_for(None)
+    truth = benchmark / "ground-truth.json"
+    bounds = thresholds_for(settings.eval.thresholds, truth, "extractive") if gate else {}
+    results = extraction.run(benchmark, only=[extraction.OURS] if gate else None)
     click.echo(extraction.table(results, len(extraction.load(benchmark)[1])))
+    if failed := extraction.gate(results, bounds):
+        click.echo(f"extraction gate failed: {'; '.join(failed)}", err=True)
+        raise SystemExit(EXIT_ERROR)
 
 
 @eval_group.command("train-refusal")

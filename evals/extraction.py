@@ -54,7 +54,8 @@ def load(folder: Path = BENCHMARK) -> tuple[dict[str, str], dict[str, str]]:
 def shingles(text: str) -> Counter:
     """The text's overlapping runs of SHINGLE tokens, counted."""
     tokens = _TOKEN.findall(text or "")
-    return Counter(tuple(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1)))
+    runs = (tuple(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1)))
+    return Counter(run for run in runs if run)  # a text shorter than SHINGLE is one run
 
 
 def page_counts(true: str, predicted: str) -> tuple[float, float, float]:
@@ -121,11 +122,16 @@ EXTRACTORS: dict[str, Callable[[str], str]] = {
 }
 
 
-def run(folder: Path = BENCHMARK) -> dict[str, Scores]:
-    """Every extractor over every page, with a progress line per extractor."""
+OURS = next(iter(name for name in EXTRACTORS if name.startswith("ours")))
+
+
+def run(folder: Path = BENCHMARK, only: list[str] | None = None) -> dict[str, Scores]:
+    """Every extractor (or those named) over every page, a progress line per extractor."""
     pages, truth = load(folder)
     results = {}
     for name, extract in EXTRACTORS.items():
+        if only is not None and name not in only:
+            continue
         started = time.perf_counter()
         predicted = {key: extract(html) for key, html in pages.items()}
         elapsed = time.perf_counter() - started
@@ -134,6 +140,16 @@ def run(folder: Path = BENCHMARK) -> dict[str, Scores]:
         results[name] = Scores(f1, precision, recall, empty, 1000 * elapsed / len(pages))
         click.echo(f"  {name}: F1 {f1:.3f} ({len(pages)} pages)", err=True)
     return results
+
+
+def gate(results: dict[str, Scores], bounds: dict[str, float]) -> list[str]:
+    """Each of our figures below its minimum in evals/thresholds.toml."""
+    ours = results[OURS]
+    return [
+        f"{name} {getattr(ours, name):.3f} < {bound}"
+        for name, bound in bounds.items()
+        if getattr(ours, name) < bound
+    ]
 
 
 def table(results: dict[str, Scores], pages: int) -> str:

@@ -21,6 +21,7 @@ from rag.pipeline import build_pipeline
 from rag.settings import load_settings
 from tests.api.conftest import RAG, Server
 from tests.conftest import ROOT, SEEDS
+from tests.rag.test_pdf import article_pdf, encrypted_pdf, image_pdf
 
 BENCHMARK = ROOT / "evals" / "article-extraction"
 PAGES = {  # three of the benchmark's pages, each with a menu in a <nav>
@@ -104,6 +105,8 @@ class Site:
             "/broken.xml": (200, "application/rss+xml", b"<rss><channel><item>no end"),
             "/huge.html": (200, "text/html", b"<html><body>" + b"<p>word</p>" * 300_000),
             "/file.zip": (200, "application/zip", b"PK\x03\x04" + b"\x00" * 100),
+            "/storm.pdf": (200, "application/pdf", article_pdf()),
+            "/scan.pdf": (200, "application/pdf", image_pdf()),
             "/to-private": (302, "", "http://10.0.0.1/admin"),
             "/to-loopback": (
                 302,
@@ -297,9 +300,21 @@ def test_the_api_fetches_pages_and_feeds_and_refuses_the_rest(site: Site, tmp_pa
         assert slow.status_code == 422 and slow.json()["error"]["code"] == "fetch_failed"
         listed = client.get("/v1/documents").json()
         assert [d["url"] for d in listed] == [f"{site.url}/news/plague.html"]
+        pdf = client.post("/v1/documents", json={"url": f"{site.url}/storm.pdf"})
+        assert pdf.status_code == 201 and pdf.json()[0]["source"].endswith(".pdf"), pdf.text
+        scan = client.post("/v1/documents", json={"url": f"{site.url}/scan.pdf"})
+        assert scan.status_code == 422 and "no text layer" in scan.json()["error"]["message"]
+        files = [("storm.pdf", article_pdf()), ("locked.pdf", encrypted_pdf("secret"))]
+        upload = client.post("/v1/documents", files=[("files", f) for f in files])
+        assert upload.status_code == 422 and "encrypted" in upload.json()["error"]["message"]
+        assert len(client.get("/v1/documents").json()) == 2  # the upload wrote nothing
+        hits = client.post("/v1/search", json={"query": "breakwater storm harbour"}).json()
+        best = hits[0]
+        text = client.get(f"/v1/documents/{best['source']}/text").json()["text"]
+        assert best["source"].endswith(".pdf") and text[best["start"] : best["end"]] == best["text"]
         through = rag("ingest", f"{site.url}/news/power.html", store=tmp_path / "store")
         assert "indexed 1, unchanged 0, skipped 0 document(s) through the server" in through.stdout
-        assert len(client.get("/v1/documents").json()) == 2
+        assert len(client.get("/v1/documents").json()) == 3
 
 
 def test_a_watched_folder_is_followed_by_search(tmp_path: Path) -> None:
