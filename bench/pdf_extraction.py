@@ -11,7 +11,7 @@ the row "hyphens kept" scores keeping it instead.
     .venv/bin/python bench/pdf_extraction.py [--docs 181]
 
 "paragraphs" is the share of the written paragraphs found whole, as one paragraph, in the
-text (one that runs onto the next page is split there, in every extractor). ms/page is the
+text. ms/page is the
 wall time in this process for the library's reading and its grouping into paragraphs
 (rag.pdf's for pypdf, the layout analysis for pdfminer.six), so it depends on what else the
 CPU is doing: note the load.
