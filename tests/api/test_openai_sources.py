@@ -104,13 +104,15 @@ def test_the_setting_turns_it_off_and_a_request_back_on(
 def test_an_earlier_answer_sent_back_with_its_sources_changes_no_follow_up(
     client: httpx.Client,
 ) -> None:
+    # "President": the bare "Who is To Lam?" sits at the refusal threshold, answered on a CPU
+    # with AVX-512 VNNI and refused on one without (the int8 reader's sums differ a little)
     def follow_up(earlier_answer: str) -> dict:
         return client.post(
             "/v1/chat/completions",
             json={
                 "model": "rag-news",
                 "messages": [
-                    {"role": "user", "content": "Who is To Lam?"},
+                    {"role": "user", "content": "Who is President To Lam?"},
                     {"role": "assistant", "content": earlier_answer},
                     {"role": "user", "content": "and when did he meet Putin?"},
                 ],
@@ -118,7 +120,8 @@ def test_an_earlier_answer_sent_back_with_its_sources_changes_no_follow_up(
         ).json()
 
     first = client.post(
-        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "Who is To Lam?"}]}
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "Who is President To Lam?"}]},
     ).json()
     shown = first["choices"][0]["message"]["content"]
     assert "\n\nSources:\n- [1] " in shown
@@ -126,7 +129,7 @@ def test_an_earlier_answer_sent_back_with_its_sources_changes_no_follow_up(
     assert (
         with_block["rewritten_question"]
         == without["rewritten_question"]
-        == "When did To Lam meet Putin?"
+        == "When did President To Lam meet Putin?"
     )
     assert with_block["choices"] == without["choices"]
 

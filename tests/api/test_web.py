@@ -328,6 +328,9 @@ def test_a_watched_folder_is_followed_by_search(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C must reach it however the test run was started (one started in the
+            # background, as CI may be, passes SIGINT on ignored)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
 
