@@ -148,8 +148,7 @@ class Remote:
                 raise
             report.skipped[str(file)] = str(exc).removeprefix(f"{file}: ")
             return "skipped"
-        (report.indexed if result["status"] == "indexed" else report.unchanged).append(source)
-        report.chunks_embedded += result["chunks"] if result["status"] == "indexed" else 0
+        counted(result, report)
         return result["status"]
 
     def ingest_pages(self, urls: list[str], progress: "FileDone | None" = None) -> IngestReport:
@@ -205,11 +204,15 @@ def fold(results: list[dict], report: IngestReport) -> IngestReport:
         if result["status"] == "skipped":
             report.skipped[result["source"]] = result.get("reason") or ""
             continue
-        (report.indexed if result["status"] == "indexed" else report.unchanged).append(
-            result["source"]
-        )
-        report.chunks_embedded += result["chunks"] if result["status"] == "indexed" else 0
+        counted(result, report)
     return report
+
+
+def counted(result: dict, report: IngestReport) -> None:
+    """One server result (indexed or unchanged) added to a report: the chunks of a document
+    the server indexed count as embedded."""
+    indexed = result["status"] == "indexed"
+    report.record(result["source"], result["status"], result["chunks"] if indexed else 0)
 
 
 @contextmanager

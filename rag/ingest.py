@@ -94,9 +94,7 @@ def ingest_file(
     outcome, embedded, removed = index_document(
         document, index=index, embedder=embedder, chunker=chunker
     )
-    (report.indexed if outcome == "indexed" else report.unchanged).append(document.source)
-    report.chunks_embedded += embedded
-    report.chunks_removed += removed
+    report.record(document.source, outcome, embedded, removed)
     return outcome
 
 
@@ -205,9 +203,7 @@ def ingest_pages(
             outcome, embedded, removed = index_document(
                 document, index=index, embedder=embedder, chunker=chunker
             )
-        (report.indexed if outcome == "indexed" else report.unchanged).append(document.source)
-        report.chunks_embedded += embedded
-        report.chunks_removed += removed
+        report.record(document.source, outcome, embedded, removed)
         if progress:
             progress(done, len(urls), url, outcome)
     return report
@@ -279,8 +275,7 @@ def index_entry(
         return "skipped"
     with writing:
         _, embedded, _ = index_document(document, index=index, embedder=embedder, chunker=chunker)
-    report.indexed.append(document.source)
-    report.chunks_embedded += embedded
+    report.record(document.source, "indexed", embedded)
     known.add(document.source)
     texts[document.content_hash] = document.source
     return "indexed"

@@ -106,17 +106,8 @@ def parse(
     fetched from, if it was."""
     label = label or source
     suffix = Path(source).suffix.lower()
-    found = Article(text="")
-    if suffix == ".pdf":
-        found = pdf_article(raw, label)
-        text = found.text
-    else:
-        content = decode(raw, label)
-        if suffix in {".html", ".htm"}:
-            found = extract_article(content, url)
-            text = found.text
-        else:
-            text = content
+    found = read_article(suffix, raw, label, url)
+    text = found.text
     if not text.strip():
         raise SourceError(f"{label}: empty file", path=label)
     header = text[:3000]
@@ -131,6 +122,17 @@ def parse(
         url=url,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
+
+
+def read_article(suffix: str, raw: bytes, label: str, url: str | None) -> Article:
+    """A file's text by its ending: a PDF's text layer, an HTML page's article, or the
+    text itself; with the title, author and date the format states, where it does."""
+    if suffix == ".pdf":
+        return pdf_article(raw, label)
+    content = decode(raw, label)
+    if suffix in {".html", ".htm"}:
+        return extract_article(content, url)
+    return Article(text=content)
 
 
 def decode(raw: bytes, label: str) -> str:

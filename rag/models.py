@@ -110,6 +110,12 @@ class IngestReport(BaseModel):
     chunks_removed: int = 0
     through: str | None = None  # the server that indexed them, when a terminal asked one
 
+    def record(self, source: str, outcome: str, embedded: int = 0, removed: int = 0) -> None:
+        """One document's outcome ("indexed" or "unchanged") and the chunks it cost."""
+        (self.indexed if outcome == "indexed" else self.unchanged).append(source)
+        self.chunks_embedded += embedded
+        self.chunks_removed += removed
+
     def add(self, other: "IngestReport") -> "IngestReport":
         """This report with another run's added to it."""
         self.indexed += other.indexed

@@ -6,6 +6,7 @@ import io
 import re
 import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -109,8 +110,6 @@ def meta_charset(body: bytes) -> str | None:
 
 def http_date(value: str) -> str | None:
     """An HTTP date header as YYYY-MM-DD."""
-    from email.utils import parsedate_to_datetime
-
     try:
         return parsedate_to_datetime(value).date().isoformat()
     except (TypeError, ValueError):
