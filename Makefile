@@ -19,7 +19,7 @@ TEST_MODEL  := qwen2.5-coder-0.5b
 LOCAL_MODEL := qwen2.5-coder-1.5b
 READER      := ms-marco-minilm-l12
 
-.PHONY: install local run test index model reader bench clean
+.PHONY: install local run test index model reader bench bench-big clean
 
 install: $(BASE_STAMP)
 
@@ -95,6 +95,11 @@ bench: $(BASE_STAMP)
 	$(BIN)/python -m bench.store_bench --json bench/results/store.json
 	$(BIN)/python bench/http_bench.py --deployments embedded-1,server-1,server-2 \
 	    --json bench/results/http.json
+
+# 10,000 articles built from the public corpora through `rag ingest`, Ctrl-C part way, then
+# the same command again: time, peak RSS, chunks embedded twice (about 40 min on 2 cores).
+bench-big: $(BASE_STAMP)
+	$(BIN)/python -m bench.big_ingest --json bench/results/big_ingest.json
 
 clean:
 	rm -rf $(VENV) vectorstore/* evals/reports

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.evals import eval_group
-from cli.terminal import EXIT_ERROR, EXIT_INTERRUPTED, byte_progress, progress_printer, settings_for
+from cli.terminal import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    byte_progress,
+    progress_printer,
+    settings_for,
+    stopping_softly,
+)
 from rag.errors import RagError
 from rag.providers import PROVIDERS
 
@@ -93,11 +100,22 @@ def ingest_command(
     server = service(answering=False)
     reports = []
     if files or not (urls or feeds):
-        reports.append(
-            server.ingest(
-                files or (Path("seeds"),), progress=progress_printer("file"), rebuild=rebuild
+        with stopping_softly("this file") as stop:
+            folder = server.ingest(
+                files or (Path("seeds"),),
+                progress=progress_printer("file"),
+                rebuild=rebuild,
+                stop=stop,
             )
-        )
+        if folder.left:
+            say_report(folder)
+            click.echo(
+                f"stopped with {folder.left} file(s) left: what was indexed is committed; "
+                "run the same command again to go on",
+                err=True,
+            )
+            click.get_current_context().exit(EXIT_INTERRUPTED)
+        reports.append(folder)
     if urls:
         reports.append(server.ingest_pages(urls, progress=progress_printer("page")))
     for feed in feeds:

@@ -2,6 +2,7 @@
 asked over the server's HTTP API, so a second terminal works while the server holds the
 store."""
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -95,12 +96,17 @@ class Remote:
             return check(self.http.get("/v1/documents", timeout=CALL_S)).json()
 
     def ingest(
-        self, paths: Iterable[Path], progress: "FileDone | None" = None, rebuild: bool = False
+        self,
+        paths: Iterable[Path],
+        progress: "FileDone | None" = None,
+        rebuild: bool = False,
+        stop: threading.Event | None = None,
     ) -> IngestReport:
         """Each file under the paths read and checked here as a local ingest reads it, then
         its bytes uploaded to POST /v1/documents, one file at a time. A file refused (here
         or by the server, for its content) is skipped when found in a folder, an error when
-        named itself; any other refusal (the key, the server's limits) stops the run."""
+        named itself; any other refusal (the key, the server's limits) stops the run. Once
+        `stop` is set, the upload at hand is the last (the files left are counted)."""
         if rebuild:
             raise RagError(
                 f"--rebuild drops the store, which the server at {self.url} holds: "
@@ -113,6 +119,9 @@ class Remote:
             report.skipped |= passed_over
         seen: dict[str, Path] = {}
         for done, file in enumerate(folders, 1):
+            if stop and stop.is_set():
+                report.left = len(folders) - done + 1
+                return report
             outcome = self.upload(file, folders[file], report, seen)
             if progress:
                 progress(done, len(folders), file, outcome)

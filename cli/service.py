@@ -2,6 +2,7 @@
 itself, or, when a running server holds the store, that server over HTTP."""
 
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -47,9 +48,13 @@ class Service(Protocol):
         ...
 
     def ingest(
-        self, paths: Iterable[Path], progress: "FileDone | None" = None, rebuild: bool = False
+        self,
+        paths: Iterable[Path],
+        progress: "FileDone | None" = None,
+        rebuild: bool = False,
+        stop: threading.Event | None = None,
     ) -> IngestReport:
-        """Index files and folders."""
+        """Index files and folders; once `stop` is set, the file at hand is the last."""
         ...
 
     def ingest_pages(self, urls: list[str], progress: "FileDone | None" = None) -> IngestReport:

@@ -9,7 +9,6 @@ import numpy as np
 from rag.chroma_rows import (
     BATCH,
     NO_BOUNDS,
-    by_text,
     record_bounds,
     rows_bounds,
     vectors_by_id,
@@ -20,6 +19,7 @@ from rag.records import Sentences, doc_id, overlapping, sentence_id
 from rag.text import Span
 
 log = logging.getLogger(__name__)
+CONTEXT = "context"  # a sentence row's key for the text its vector was read in
 
 
 class ChromaSentences:
@@ -32,14 +32,21 @@ class ChromaSentences:
         """Ids of every sentence vector stored for a source."""
         return set(self._sentences.get(where={"source": source}, include=[])["ids"])
 
-    def sentence_vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
-        """Stored sentence vectors of a source by their text."""
-        return by_text(self._sentences, source)
+    def sentence_vectors_by_context(self, source: str) -> dict[str, np.ndarray]:
+        """Stored sentence vectors of a source by the key of the text they were read in
+        (rows written before sentences were read in their chunk have none)."""
+        got = self._sentences.get(where={"source": source}, include=["metadatas", "embeddings"])
+        return {
+            m[CONTEXT]: np.asarray(v, dtype=np.float32)
+            for m, v in zip(got["metadatas"], got["embeddings"])
+            if CONTEXT in m
+        }
 
     def put_sentences(
-        self, document: SourceDocument, spans: list[Span], vectors: np.ndarray
+        self, document: SourceDocument, spans: list[Span], vectors: np.ndarray, contexts: list[str]
     ) -> None:
-        """Upsert a document version's sentences with their vectors."""
+        """Upsert a document version's sentences with their vectors, each with the key of
+        the text it was read in."""
         for at in range(0, len(spans), BATCH):
             part = spans[at : at + BATCH]
             self._sentences.upsert(
@@ -55,8 +62,9 @@ class ChromaSentences:
                         "content_hash": document.content_hash,
                         "start": s.start,
                         "end": s.end,
+                        CONTEXT: context,
                     }
-                    for s in part
+                    for s, context in zip(part, contexts[at : at + BATCH])
                 ],
             )
 

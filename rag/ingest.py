@@ -1,7 +1,11 @@
 """Index files into the store: only new or changed text is embedded, nothing is duplicated."""
 
+import hashlib
+import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +16,11 @@ from rag.errors import SourceError
 from rag.fetching import check_address
 from rag.index import Index
 from rag.loading import discover, load
-from rag.models import IngestReport, SourceDocument
+from rag.models import Chunk, IngestReport, SourceDocument
 from rag.records import sentence_id
 from rag.settings import IngestSettings
-from rag.text import sentences
+from rag.text import Span, sentences
+from rag.timing import Stages
 from rag.web import (
     FeedEntry,
     entry_document,
@@ -37,9 +42,15 @@ def ingest(
     chunker: Chunker,
     progress: FileDone | None = None,
     rebuild: bool = False,
+    stages: Stages | None = None,
+    stop: threading.Event | None = None,
 ) -> IngestReport:
     """Index every supported file under paths; a bad file in a folder is skipped, not fatal.
-    With rebuild, both indexes are dropped first, once every path has been checked."""
+    With rebuild, both indexes are dropped first, once every path has been checked. Once
+    `stop` is set, the file being indexed is finished and committed and the run ends there
+    (the files left are counted in the report); a re-run goes on from there. The time of
+    each step is added to `stages`."""
+    stages = stages or Stages()
     report, folders = IngestReport(), {}  # each file: the folder it was found in, or None
     for path in paths:
         found, passed_over = discover(Path(path))  # raises before anything is written
@@ -51,6 +62,9 @@ def ingest(
     index.open(create=True)
     seen: dict[str, Path] = {}
     for done, file in enumerate(files, 1):
+        if stop and stop.is_set():
+            report.left = len(files) - done + 1
+            return report
         outcome = ingest_file(
             file,
             index=index,
@@ -59,6 +73,7 @@ def ingest(
             report=report,
             seen=seen,
             folder=folders[file],
+            stages=stages,
         )
         if progress:
             progress(done, len(files), file, outcome)
@@ -77,11 +92,13 @@ def ingest_file(
     report: IngestReport,
     seen: dict[str, Path],
     folder: Path | None,
+    stages: Stages,
 ) -> str:
     """Index one file (named itself, or found in a folder) and record the outcome in the
     report; returns a word for progress. A bad file named itself is an error."""
     try:
-        document = load(file, folder)
+        with stages("reading"):
+            document = load(file, folder)
     except SourceError as exc:
         if folder is None:
             raise
@@ -92,14 +109,19 @@ def ingest_file(
         return "skipped"
     seen[document.source] = file
     outcome, embedded, removed = index_document(
-        document, index=index, embedder=embedder, chunker=chunker
+        document, index=index, embedder=embedder, chunker=chunker, stages=stages
     )
     report.record(document.source, outcome, embedded, removed)
     return outcome
 
 
 def index_document(
-    document: SourceDocument, *, index: Index, embedder: Embedder, chunker: Chunker
+    document: SourceDocument,
+    *,
+    index: Index,
+    embedder: Embedder,
+    chunker: Chunker,
+    stages: Stages | None = None,
 ) -> tuple[str, int, int]:
     """Index one loaded document unless it is already there as it is (and whole: an
     earlier run stopped before dropping old rows is finished here).
@@ -107,77 +129,162 @@ def index_document(
     Returns ("indexed" or "unchanged", chunks embedded, chunks removed).
     """
     store, keywords = index.store, index.keywords
-    record = store.document(document.source)
-    if record and (record["content_hash"], record["chunker"]) == (
-        document.content_hash,
-        chunker.signature,
-    ):
-        whole = (
+    replace = partial(
+        replace_document, document, index=index, embedder=embedder, chunker=chunker, stages=stages
+    )
+    with (stages or Stages())("chroma reads"):
+        record = store.document(document.source)
+        current = record and (record["content_hash"], record["chunker"]) == (
+            document.content_hash,
+            chunker.signature,
+        )
+        whole = current and (
             len(store.chunk_ids(document.source))
             == len(keywords.ids(document.source))
             == int(record["chunks"])
-        ) and (len(store.sentence_ids(document.source)) == len(sentences(document.text)))
-        if whole:
-            return "unchanged", 0, 0
-        _, removed = replace_document(document, index=index, embedder=embedder, chunker=chunker)
+            and len(store.sentence_ids(document.source)) == len(sentences(document.text))
+        )
+    if whole:
+        return "unchanged", 0, 0
+    if current:
+        _, removed = replace()
         return "unchanged", 0, removed
-    embedded, removed = replace_document(document, index=index, embedder=embedder, chunker=chunker)
+    embedded, removed = replace()
     return "indexed", embedded, removed
 
 
 def replace_document(
-    document: SourceDocument, *, index: Index, embedder: Embedder, chunker: Chunker
+    document: SourceDocument,
+    *,
+    index: Index,
+    embedder: Embedder,
+    chunker: Chunker,
+    stages: Stages | None = None,
 ) -> tuple[int, int]:
     """Write the new chunks, their sentence vectors and keyword rows; commit the document;
     then drop the old version's rows. A kill at any point leaves the old version (or the
     new one, once committed) whole, and a re-run finishes the job.
 
-    Text that was embedded before (in an earlier version, or by an interrupted run) reuses
-    its stored vector. Returns (chunks embedded, chunks removed).
+    A chunk embedded before (in an earlier version, or by an interrupted run) reuses its
+    stored vectors. Returns (chunks embedded, chunks removed).
     """
+    stages = stages or Stages()
     store, keywords = index.store, index.keywords
-    chunks = chunker.split(document)
-    before = store.chunk_ids(document.source)
-    old_sentences = store.sentence_ids(document.source)
-    vectors, embedded = embed_reusing(
-        [c.text for c in chunks], store.vectors_by_text(document.source), embedder
-    )
-    store.put_chunks(chunks, vectors)
-    spans = sentences(document.text)
-    sentence_vectors, _ = embed_reusing(
-        [s.text for s in spans], store.sentence_vectors_by_text(document.source), embedder
-    )
-    store.put_sentences(document, spans, sentence_vectors)
-    keywords.put(chunks)
-    centroid = vectors.mean(axis=0)
-    store.commit_document(
-        document,
-        chunker.signature,
-        len(chunks),
-        centroid / (np.linalg.norm(centroid) or 1.0),
-        spans,
-    )
-    if (store.document(document.source) or {}).get("content_hash") != document.content_hash:
-        # Another process (server mode) committed another version since: its rows stay;
-        # the old ones are hidden, and the next ingest of this file drops them.
-        return embedded, 0
-    stale = (before | keywords.ids(document.source)) - {c.id for c in chunks}
-    store.delete_chunks(stale)
-    keywords.delete(stale)
-    kept = {sentence_id(document.source, document.content_hash, s.start, s.end) for s in spans}
-    store.delete_sentences(old_sentences - kept)
+    with stages("chunking"):
+        chunks = chunker.split(document)
+        spans = sentences(document.text)
+        contexts = sentence_contexts(spans, chunks, chunker.settings.sentence_vectors == "pooled")
+    with stages("chroma reads"):
+        before = store.chunk_ids(document.source)
+        old_sentences = store.sentence_ids(document.source)
+        known = store.vectors_by_text(document.source)
+        known_sentences = store.sentence_vectors_by_context(document.source)
+    with stages("embedding"):
+        vectors, sentence_vectors, embedded = embed_chunks(
+            [c.text for c in chunks], contexts, known, known_sentences, embedder
+        )
+    with stages("chroma writes"):
+        store.put_chunks(chunks, vectors)
+        store.put_sentences(document, spans, sentence_vectors, [c.key for c in contexts])
+    with stages("keyword index"):
+        keywords.put(chunks)
+    with stages("commit"):
+        centroid = vectors.mean(axis=0)
+        store.commit_document(
+            document,
+            chunker.signature,
+            len(chunks),
+            centroid / (np.linalg.norm(centroid) or 1.0),
+            spans,
+        )
+        if (store.document(document.source) or {}).get("content_hash") != document.content_hash:
+            # Another process (server mode) committed another version since: its rows stay;
+            # the old ones are hidden, and the next ingest of this file drops them.
+            return embedded, 0
+        stale = (before | keywords.ids(document.source)) - {c.id for c in chunks}
+        store.delete_chunks(stale)
+        keywords.delete(stale)
+        kept = {sentence_id(document.source, document.content_hash, s.start, s.end) for s in spans}
+        store.delete_sentences(old_sentences - kept)
     return embedded, len(stale)
 
 
-def embed_reusing(
-    texts: list[str], known: dict[str, np.ndarray], embedder: Embedder
-) -> tuple[np.ndarray, int]:
-    """A vector per text, embedding only texts not already known; (vectors, embedded)."""
-    fresh = list(dict.fromkeys(t for t in texts if t not in known))
-    known = known | dict(zip(fresh, embedder.embed(fresh)))
-    if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32), 0
-    return np.stack([known[t] for t in texts]), len(fresh)
+@dataclass(frozen=True)
+class Context:
+    """Where a sentence's vector comes from: the sentence embedded on its own (`text` is the
+    sentence), or its word pieces pooled from the pass over the chunk that holds most of it
+    (`text` is the chunk's, `start` and `end` the sentence's range in it)."""
+
+    text: str
+    start: int
+    end: int
+    pooled: bool
+
+    @property
+    def key(self) -> str:
+        """Names this vector the same in any version of any document that has it."""
+        where = f"{self.start}\x00{self.end}" if self.pooled else "alone"
+        return hashlib.sha256(f"{where}\x00{self.text}".encode()).hexdigest()[:32]
+
+
+def sentence_contexts(spans: list[Span], chunks: list[Chunk], pooled: bool) -> list[Context]:
+    """Each sentence's context: itself, or, pooled, the chunk that holds most of its
+    characters (the first of equals; itself where no chunk holds any of it)."""
+    contexts = []
+    for span in spans:
+        held = [min(span.end, c.end) - max(span.start, c.start) for c in chunks] if pooled else []
+        best = max(range(len(held)), key=held.__getitem__, default=None)
+        if best is None or held[best] <= 0:
+            contexts.append(Context(span.text, 0, len(span.text), pooled=False))
+            continue
+        chunk = chunks[best]
+        start, end = max(span.start, chunk.start), min(span.end, chunk.end)
+        contexts.append(Context(chunk.text, start - chunk.start, end - chunk.start, pooled=True))
+    return contexts
+
+
+def embed_chunks(
+    texts: list[str],
+    contexts: list[Context],
+    known: dict[str, np.ndarray],
+    known_sentences: dict[str, np.ndarray],
+    embedder: Embedder,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The chunks' vectors and their sentences', embedding only what is not stored already:
+    one pass of the model over each chunk whose vector, or a sentence pooled from it, is
+    missing, and one over each sentence embedded on its own that is missing; (chunk
+    vectors, sentence vectors, chunks read)."""
+    missing = [c for c in contexts if c.key not in known_sentences]
+    reads = {t: {} for t in texts if t not in known} | {c.text: {} for c in missing if c.pooled}
+    for context in contexts:
+        if context.pooled and context.text in reads:
+            reads[context.text][context.start, context.end] = None
+    ranges = [list(r) for r in reads.values()]
+    vectors, pooled = embedder.embed_in_context(list(reads), ranges)
+    alone = list(dict.fromkeys(c.text for c in missing if not c.pooled))
+    known = dict(zip(reads, vectors)) | known
+    known_sentences = (
+        {
+            Context(text, start, end, pooled=True).key: vector
+            for text, spans, found in zip(reads, ranges, pooled)
+            for (start, end), vector in zip(spans, found)
+        }
+        | {
+            Context(text, 0, len(text), pooled=False).key: vector
+            for text, vector in zip(alone, embedder.embed(alone))
+        }
+        | known_sentences
+    )
+    return (
+        stacked([known[t] for t in texts], embedder.dimension),
+        stacked([known_sentences[c.key] for c in contexts], embedder.dimension),
+        len(reads),
+    )
+
+
+def stacked(vectors: list[np.ndarray], dimension: int) -> np.ndarray:
+    """The vectors as rows of one array (no rows for none)."""
+    return np.stack(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32)
 
 
 def ingest_pages(

@@ -109,6 +109,7 @@ class IngestReport(BaseModel):
     chunks_embedded: int = 0  # through a server: the chunks of the files it indexed
     chunks_removed: int = 0
     through: str | None = None  # the server that indexed them, when a terminal asked one
+    left: int = 0  # files not reached: the run was stopped (a re-run goes on from there)
 
     def record(self, source: str, outcome: str, embedded: int = 0, removed: int = 0) -> None:
         """One document's outcome ("indexed" or "unchanged") and the chunks it cost."""
@@ -124,4 +125,5 @@ class IngestReport(BaseModel):
         self.chunks_embedded += other.chunks_embedded
         self.chunks_removed += other.chunks_removed
         self.through = self.through or other.through
+        self.left += other.left
         return self

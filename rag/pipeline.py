@@ -31,6 +31,7 @@ from rag.records import DocumentRecord
 from rag.retrieval import Retrieved, Retriever
 from rag.settings import Settings
 from rag.sources import as_hits, in_context
+from rag.timing import Stages
 
 if TYPE_CHECKING:
     from rag.answering.evidence import BudgetedReader
@@ -68,9 +69,15 @@ class Pipeline:
             return self._answerers[provider]
 
     def ingest(
-        self, paths: Iterable[Path], progress: FileDone | None = None, rebuild: bool = False
+        self,
+        paths: Iterable[Path],
+        progress: FileDone | None = None,
+        rebuild: bool = False,
+        stop: threading.Event | None = None,
+        stages: Stages | None = None,
     ) -> IngestReport:
-        """Index files and folders; with rebuild, drop the old index first."""
+        """Index files and folders; with rebuild, drop the old index first. Once `stop` is
+        set, the file at hand is finished and the run ends (rag/ingest.py)."""
         with self._writing:
             return ingest(
                 paths,
@@ -79,6 +86,8 @@ class Pipeline:
                 chunker=self.chunker(),
                 progress=progress,
                 rebuild=rebuild,
+                stop=stop,
+                stages=stages,
             )
 
     def ingest_pages(self, urls: list[str], progress: FileDone | None = None) -> IngestReport:

@@ -41,6 +41,9 @@ class ChunkingSettings(BaseModel):
 
     chunk_tokens: int = Field(254, ge=32, le=254)
     overlap_tokens: int = Field(32, ge=0, le=128)
+    # A sentence's vector: the sentence embedded on its own, or its word pieces pooled from
+    # its chunk's pass (no second pass, but answers were worse: evals/README.md).
+    sentence_vectors: Literal["separate", "pooled"] = "separate"
 
 
 class RetrievalSettings(BaseModel):

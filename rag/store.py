@@ -133,14 +133,15 @@ class SentenceRows(Protocol):
         """Ids of every sentence vector stored for a source."""
         ...
 
-    def sentence_vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
-        """Stored sentence vectors of a source by their text."""
+    def sentence_vectors_by_context(self, source: str) -> dict[str, np.ndarray]:
+        """Stored sentence vectors of a source by the key of the text they were read in."""
         ...
 
     def put_sentences(
-        self, document: SourceDocument, spans: list[Span], vectors: np.ndarray
+        self, document: SourceDocument, spans: list[Span], vectors: np.ndarray, contexts: list[str]
     ) -> None:
-        """Upsert a document version's sentences with their vectors."""
+        """Upsert a document version's sentences with their vectors, each with the key of
+        the text it was read in."""
         ...
 
     def delete_sentences(self, ids: set[str]) -> None:

@@ -2,7 +2,9 @@
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +76,40 @@ def test_ingest_shows_progress_and_is_idempotent(tmp_path: Path) -> None:
     assert first.returncode == 0 and "[5/5] indexed" in first.stderr
     assert "indexed 5, unchanged 0" in first.stdout
     assert "indexed 0, unchanged 5" in second.stdout and "embedded 0 chunk" in second.stdout
+
+
+def test_ctrl_c_stops_an_ingest_after_the_file_at_hand_and_a_rerun_goes_on(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for copy in range(3):  # 15 files: Ctrl-C after the first lands well before the last
+        for seed in SEEDS.iterdir():
+            (folder / f"{copy}-{seed.name}").write_text(seed.read_text())
+    env = os.environ | {"RAG_STORE__PATH": str(tmp_path / "s")}
+    process = subprocess.Popen(
+        [RAG, "ingest", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal has it
+    )
+    lines = []
+    while not (lines and lines[-1].startswith("[1/15]")):
+        lines.append(process.stderr.readline())
+        assert lines[-1], "".join(lines)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err
+    assert "stopping after this file" in err and "file(s) left" in err and "Traceback" not in err
+    done = int(re.search(r"indexed (\d+), unchanged 0", out).group(1))
+    assert 1 <= done < 15
+    again = rag("ingest", str(folder), store=tmp_path / "s")
+    assert again.returncode == 0 and f"indexed {15 - done}, unchanged {done}," in again.stdout
+    embedded = [int(re.search(r"embedded (\d+) chunk", r).group(1)) for r in (out, again.stdout)]
+    documents = json.loads(rag("documents", "--json", store=tmp_path / "s").stdout)
+    assert sum(embedded) == sum(d["chunks"] for d in documents)  # none embedded twice
 
 
 def test_ingest_skips_a_bad_file_in_a_folder_with_a_warning(tmp_path: Path) -> None:

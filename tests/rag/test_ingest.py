@@ -1,11 +1,15 @@
 """Ingesting into a real Chroma store: idempotent, replacing, skipping bad files, resumable."""
 
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.errors import EmbedderMismatch, EmptyStore, SourceError
 from rag.events import collect
+from rag.pipeline import build_pipeline
+from rag.settings import load_settings
 from rag.store import make_store
 from tests.conftest import SEEDS
 
@@ -105,3 +109,85 @@ def test_opening_a_store_with_another_embedder_says_to_reindex(seeded_store: Pat
 def test_an_empty_store_says_how_to_index(make_pipeline) -> None:
     with pytest.raises(EmptyStore, match="rag ingest"):
         collect(make_pipeline().answer("Who signed the treaty?"))
+
+
+class Recording:
+    """The real embedder, keeping every text it runs through the model."""
+
+    def __init__(self, embedder) -> None:
+        self.inner, self.read = embedder, []
+        self.name, self.dimension, self.max_tokens = (
+            embedder.name,
+            embedder.dimension,
+            embedder.max_tokens,
+        )
+
+    def embed(self, texts: list[str]):
+        self.read += texts
+        return self.inner.embed(texts)
+
+    def embed_in_context(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+        self.read += texts
+        return self.inner.embed_in_context(texts, spans)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+def stored_sentences(pipeline, source: str):
+    record = pipeline.index.store.document(source)
+    return pipeline.index.store.stored_sentences(source, record["content_hash"])
+
+
+@pytest.mark.parametrize("sentence_vectors", ["separate", "pooled"])
+def test_stored_sentence_vectors_equal_a_fresh_ingests_and_are_made_as_set(
+    make_pipeline, corpus: Path, embedder, tmp_path: Path, sentence_vectors: str
+) -> None:
+    chunking = {"sentence_vectors": sentence_vectors}
+    pipeline = make_pipeline(chunking=chunking)
+    pipeline.ingest([corpus])
+    target = corpus / "001_1346c328f81362a0.txt"
+    chunks_before = len(pipeline.index.store.chunk_ids(target.name))
+    target.write_text(
+        target.read_text() + "\n\nTalks on a second treaty will resume in the autumn, "
+        "the Kremlin said in a closing statement.\n"
+    )
+    edited = pipeline.ingest([corpus])
+    # the unchanged chunks (and the sentences pooled from them) were not embedded again
+    assert edited.indexed == [target.name] and 0 < edited.chunks_embedded < chunks_before
+    fresh = make_pipeline(store=tmp_path / "fresh", chunking=chunking)
+    fresh.ingest([target])
+    kept, new = stored_sentences(pipeline, target.name), stored_sentences(fresh, target.name)
+    assert kept.text == new.text and (kept.bounds == new.bounds).all()
+    assert len(kept.bounds) > 20 and np.allclose(kept.vectors, new.vectors, atol=1e-5)
+    start, end = (int(b) for b in new.bounds[1])
+    alone = embedder.embed([new.text[start:end]])[0]
+    if sentence_vectors == "separate":
+        assert np.allclose(new.vectors[1], alone, atol=1e-5)
+        return
+    # pooled: the sentence's word pieces in the first chunk's pass, not the sentence alone
+    first = min(fresh.index.store.source_chunks([target.name]), key=lambda c: c.start)
+    assert end <= first.end
+    within = (start - first.start, end - first.start)
+    _, pooled = embedder.embed_in_context([first.text], [[within]])
+    assert np.allclose(new.vectors[1], pooled[0][0], atol=1e-5)
+    assert float(alone @ new.vectors[1]) < 0.99
+
+
+def test_a_stopped_ingest_commits_what_it_did_and_the_rerun_embeds_only_the_rest(
+    corpus: Path, embedder, tmp_path: Path
+) -> None:
+    recording = Recording(embedder)
+    pipeline = build_pipeline(load_settings(store={"path": tmp_path / "store"}), embedder=recording)
+    stop = threading.Event()
+    first = pipeline.ingest(
+        [corpus], progress=lambda done, *_: done == 2 and stop.set(), stop=stop
+    )  # as Ctrl-C does in `rag ingest`: the file at hand is finished, then the run stops
+    names = sorted(p.name for p in corpus.iterdir())
+    assert first.indexed == names[:2] and first.left == 3
+    assert [d["source"] for d in pipeline.documents()] == names[:2]
+    read_first, recording.read = recording.read, []
+    second = pipeline.ingest([corpus])
+    assert second.unchanged == names[:2] and second.indexed == names[2:]
+    assert read_first and recording.read and not set(read_first) & set(recording.read)
+    assert first.chunks_embedded + second.chunks_embedded == chunk_total(pipeline)
