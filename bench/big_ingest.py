@@ -13,6 +13,8 @@ the whole folder.
 
     .venv/bin/python -m bench.big_ingest [--articles 10000] [--stop-at 3000] [--json FILE]
 
+The settings come from the environment, as for `rag ingest` (RAG_CHUNKING__SENTENCE_VECTORS).
+
 Everything runs in a temporary folder and is deleted at the end.
 """
 
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from bench.store_bench import engine_floor
 from rag.embedding import MiniLMEmbedder
+from rag.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RAG = str(Path(sys.executable).with_name("rag"))
@@ -137,7 +140,8 @@ def main() -> None:
     twice = first["chunks_embedded"] + second["chunks_embedded"] - stored
     total = first["seconds"] + second["seconds"]
     cores = os.cpu_count() or 1
-    print(f"machine: {platform.machine()}, {cores} cores, {platform.python_version()}\n")
+    print(f"machine: {platform.machine()}, {cores} cores, {platform.python_version()}")
+    print(f"sentence vectors: {load_settings().chunking.sentence_vectors}\n")
     print(f"{args.articles} articles, {pieces} word pieces, {stored} chunks stored\n")
     print(
         "| run | s | articles / s | indexed | unchanged | chunks embedded | peak RSS MB | exit |"

@@ -71,6 +71,8 @@ def eval_pipeline(settings: Settings, corpus: Path, embedder=None) -> Pipeline: 
     """Our pipeline over a cached index of the corpus, brought up to date by ingest."""
     key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:10]
     chunking = f"{settings.chunking.chunk_tokens}-{settings.chunking.overlap_tokens}"
+    if settings.chunking.sentence_vectors != "separate":
+        chunking += f"-{settings.chunking.sentence_vectors}"  # each way its own index
     store = settings.eval.cache_dir / f"{corpus.name}-{key}-{chunking}"
     tuned = settings.model_copy(update={"store": settings.store.model_copy(update={"path": store})})
     pipeline = build_pipeline(tuned, embedder=embedder)

@@ -1,10 +1,8 @@
 """Index files into the store: only new or changed text is embedded, nothing is duplicated."""
 
-import hashlib
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -16,11 +14,12 @@ from rag.errors import SourceError
 from rag.fetching import check_address
 from rag.index import Index
 from rag.loading import discover, load
-from rag.models import Chunk, IngestReport, SourceDocument
+from rag.models import IngestReport, SourceDocument
 from rag.records import sentence_id
 from rag.settings import IngestSettings
-from rag.text import Span, sentences
+from rag.text import sentences
 from rag.timing import Stages
+from rag.vectors import embed_chunks, sentence_contexts
 from rag.web import (
     FeedEntry,
     entry_document,
@@ -207,84 +206,6 @@ def replace_document(
         kept = {sentence_id(document.source, document.content_hash, s.start, s.end) for s in spans}
         store.delete_sentences(old_sentences - kept)
     return embedded, len(stale)
-
-
-@dataclass(frozen=True)
-class Context:
-    """Where a sentence's vector comes from: the sentence embedded on its own (`text` is the
-    sentence), or its word pieces pooled from the pass over the chunk that holds most of it
-    (`text` is the chunk's, `start` and `end` the sentence's range in it)."""
-
-    text: str
-    start: int
-    end: int
-    pooled: bool
-
-    @property
-    def key(self) -> str:
-        """Names this vector the same in any version of any document that has it."""
-        where = f"{self.start}\x00{self.end}" if self.pooled else "alone"
-        return hashlib.sha256(f"{where}\x00{self.text}".encode()).hexdigest()[:32]
-
-
-def sentence_contexts(spans: list[Span], chunks: list[Chunk], pooled: bool) -> list[Context]:
-    """Each sentence's context: itself, or, pooled, the chunk that holds most of its
-    characters (the first of equals; itself where no chunk holds any of it)."""
-    contexts = []
-    for span in spans:
-        held = [min(span.end, c.end) - max(span.start, c.start) for c in chunks] if pooled else []
-        best = max(range(len(held)), key=held.__getitem__, default=None)
-        if best is None or held[best] <= 0:
-            contexts.append(Context(span.text, 0, len(span.text), pooled=False))
-            continue
-        chunk = chunks[best]
-        start, end = max(span.start, chunk.start), min(span.end, chunk.end)
-        contexts.append(Context(chunk.text, start - chunk.start, end - chunk.start, pooled=True))
-    return contexts
-
-
-def embed_chunks(
-    texts: list[str],
-    contexts: list[Context],
-    known: dict[str, np.ndarray],
-    known_sentences: dict[str, np.ndarray],
-    embedder: Embedder,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """The chunks' vectors and their sentences', embedding only what is not stored already:
-    one pass of the model over each chunk whose vector, or a sentence pooled from it, is
-    missing, and one over each sentence embedded on its own that is missing; (chunk
-    vectors, sentence vectors, chunks read)."""
-    missing = [c for c in contexts if c.key not in known_sentences]
-    reads = {t: {} for t in texts if t not in known} | {c.text: {} for c in missing if c.pooled}
-    for context in contexts:
-        if context.pooled and context.text in reads:
-            reads[context.text][context.start, context.end] = None
-    ranges = [list(r) for r in reads.values()]
-    vectors, pooled = embedder.embed_in_context(list(reads), ranges)
-    alone = list(dict.fromkeys(c.text for c in missing if not c.pooled))
-    known = dict(zip(reads, vectors)) | known
-    known_sentences = (
-        {
-            Context(text, start, end, pooled=True).key: vector
-            for text, spans, found in zip(reads, ranges, pooled)
-            for (start, end), vector in zip(spans, found)
-        }
-        | {
-            Context(text, 0, len(text), pooled=False).key: vector
-            for text, vector in zip(alone, embedder.embed(alone))
-        }
-        | known_sentences
-    )
-    return (
-        stacked([known[t] for t in texts], embedder.dimension),
-        stacked([known_sentences[c.key] for c in contexts], embedder.dimension),
-        len(reads),
-    )
-
-
-def stacked(vectors: list[np.ndarray], dimension: int) -> np.ndarray:
-    """The vectors as rows of one array (no rows for none)."""
-    return np.stack(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32)
 
 
 def ingest_pages(
