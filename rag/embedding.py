@@ -161,8 +161,7 @@ class MiniLMEmbedder:
         log.info("exporting all-MiniLM-L6-v2 to ONNX at %s (once)", graph)
         graph.parent.mkdir(parents=True, exist_ok=True)
         partial = graph.with_name(f"{graph.name}.{os.getpid()}.{threading.get_ident()}.part")
-        probe = self._inputs(PROBES[:2])
-        probe.pop("offsets")
+        probe, _ = self._inputs(PROBES[:2])
         names = list(probe)
 
         class Hidden(torch.nn.Module):
@@ -226,7 +225,7 @@ class MiniLMEmbedder:
     def _run(self, session, texts: list[str]) -> np.ndarray:  # noqa: ANN001
         """Texts in batches of similar length (less padding), pooled over their pieces."""
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for batch, inputs, hidden in self._batches(texts, lambda i: session.run(None, i)[0]):
+        for batch, inputs, _, hidden in self._batches(texts, lambda i: session.run(None, i)[0]):
             vectors[batch] = mean_pool(hidden, inputs["attention_mask"])
         return vectors
 
@@ -240,10 +239,10 @@ class MiniLMEmbedder:
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         pooled = [np.empty((len(s), self.dimension), dtype=np.float32) for s in spans]
         alone: list[tuple[int, int]] = []
-        for batch, inputs, hidden in self._batches(texts, self._hidden):
+        for batch, inputs, offsets, hidden in self._batches(texts, self._hidden):
             vectors[batch] = mean_pool(hidden, inputs["attention_mask"])
             for row, i in enumerate(batch):
-                starts, ends = inputs["offsets"][row].T
+                starts, ends = offsets[row].T
                 real = ends > starts  # special tokens and padding sit at (0, 0)
                 for j, (start, end) in enumerate(spans[i]):
                     inside = real & (starts >= start) & (ends <= end)
@@ -270,30 +269,30 @@ class MiniLMEmbedder:
 
     def _batches(
         self, texts: list[str], run: Callable[[dict[str, np.ndarray]], np.ndarray]
-    ) -> Iterator[tuple[list[int], dict[str, np.ndarray], np.ndarray]]:
-        """(positions, inputs, hidden states) per batch of texts of similar length (less
-        padding); the time spent tokenising and in the model is added to `stages`."""
+    ) -> Iterator[tuple[list[int], dict[str, np.ndarray], np.ndarray, np.ndarray]]:
+        """(positions, inputs, word pieces' character ranges, hidden states) per batch of
+        texts of similar length (less padding); the time spent tokenising and in the model
+        is added to `stages`."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for at in range(0, len(order), self.batch_size):
             batch = order[at : at + self.batch_size]
             with self.stages("tokenising"):
-                inputs = self._inputs([texts[i] for i in batch])
-                offsets = inputs.pop("offsets")
+                inputs, offsets = self._inputs([texts[i] for i in batch])
             with self.stages("model"):
                 hidden = run(inputs)
-            yield batch, inputs | {"offsets": offsets}, hidden
+            yield batch, inputs, offsets, hidden
 
-    def _inputs(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """The model's inputs for a batch, and each word piece's character range."""
+    def _inputs(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The model's inputs for a batch, and each word piece's character range (a row
+        of (start, end) pairs per text)."""
         encoded = self.encoder.encode_batch(texts)
-        return {
+        inputs = {
             "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-            "offsets": np.array([e.offsets for e in encoded], dtype=np.int64).reshape(
-                len(encoded), -1, 2
-            ),
         }
+        offsets = np.array([e.offsets for e in encoded], dtype=np.int64)
+        return inputs, offsets.reshape(len(encoded), -1, 2)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces, counted by the model's own tokenizer."""

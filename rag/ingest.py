@@ -127,11 +127,12 @@ def index_document(
 
     Returns ("indexed" or "unchanged", chunks embedded, chunks removed).
     """
+    stages = stages or Stages()
     store, keywords = index.store, index.keywords
     replace = partial(
         replace_document, document, index=index, embedder=embedder, chunker=chunker, stages=stages
     )
-    with (stages or Stages())("chroma reads"):
+    with stages("chroma reads"):
         record = store.document(document.source)
         current = record and (record["content_hash"], record["chunker"]) == (
             document.content_hash,
