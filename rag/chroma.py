@@ -287,7 +287,7 @@ class ChromaStore(ChromaSentences):
             part = chunks[at : at + BATCH]
             self._chunks.upsert(
                 ids=[c.id for c in part],
-                embeddings=vectors[at : at + BATCH].tolist(),
+                embeddings=vectors[at : at + BATCH],
                 documents=[c.text for c in part],
                 metadatas=[chunk_metadata(c) for c in part],
             )

@@ -46,7 +46,9 @@ class ChromaSentences:
         self, document: SourceDocument, spans: list[Span], vectors: np.ndarray, contexts: list[str]
     ) -> None:
         """Upsert a document version's sentences with their vectors, each with the key of
-        the text it was read in."""
+        the text it was read in. A row keeps no text: the text is the document's, at the
+        row's bounds, and Chroma would index a row's text for full-text search, which
+        nothing here runs."""
         for at in range(0, len(spans), BATCH):
             part = spans[at : at + BATCH]
             self._sentences.upsert(
@@ -54,8 +56,7 @@ class ChromaSentences:
                     sentence_id(document.source, document.content_hash, s.start, s.end)
                     for s in part
                 ],
-                embeddings=vectors[at : at + BATCH].tolist(),
-                documents=[s.text for s in part],
+                embeddings=vectors[at : at + BATCH],
                 metadatas=[
                     {
                         "source": document.source,
