@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from api import openai_compat, routes
 from api.errors import HttpError, InternalError, InvalidRequest, error_response
+from api.mcp_server import http_route, mcp_server
 from api.observe import Admission, Metrics
 from rag.errors import RagError
 from rag.pipeline import Pipeline, ready_pipeline
@@ -33,10 +34,13 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     """The FastAPI app; the model and the store load once, at start-up (or were loaded
     by the caller, which then saw any problem as a one-line error)."""
 
+    agents = mcp_server(lambda: app.state.pipeline)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
         app.state.pipeline = pipeline or ready_pipeline(settings)
-        yield
+        async with agents.session_manager.run():
+            yield
         app.state.pipeline.shutdown()  # the local model's process, before anything signals it
 
     app = FastAPI(
@@ -50,6 +54,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.include_router(routes.router)
     app.include_router(openai_compat.router)
+    app.router.routes.append(http_route(agents, settings.api.host))  # MCP, for agents
     add_page(app)
     add_probes(app)
     add_error_handlers(app)

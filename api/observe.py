@@ -99,7 +99,7 @@ class Admission:
         key = bearer_key(scope)
         if self.keys and not any(hmac.compare_digest(key, k) for k in self.keys):
             return Unauthorized("missing or wrong API key: send Authorization: Bearer <key>")
-        if self.buckets and scope["path"].startswith("/v1/"):
+        if self.buckets and (scope["path"].startswith("/v1/") or scope["path"] == "/mcp"):
             wait = self.buckets.take(key if self.keys else client_address(scope))
             if wait:
                 return TooManyRequests(

@@ -1,7 +1,8 @@
-"""`rag ingest | ask | search | documents | chat | eval | doctor | serve | model`: click over
+"""`rag ingest | ask | search | documents | chat | eval | doctor | serve | mcp | model`: click over
 the library (or a running server: cli.service), errors as one line and an exit code."""
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import reduce
@@ -370,6 +371,17 @@ def doctor_command(check_only: bool) -> None:
         raise SystemExit(EXIT_ERROR)
 
 
+@main.command("mcp")
+def mcp_command() -> None:
+    """Serve the articles to an agent over MCP on standard input and output: tools to
+    search, ask (answers with their citations), list and read the documents. A running
+    server that holds the store answers through it."""
+    from api.mcp_server import mcp_server
+
+    articles = service()  # the models load (or the server is found) before the protocol starts
+    mcp_server(lambda: articles).run("stdio")
+
+
 @main.command("serve")
 @click.option("--host", help="Address to listen on (default 127.0.0.1, or RAG_API__HOST).")
 @click.option(
@@ -391,7 +403,9 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
     from rag.settings import load_settings
     from rag.store import claim
 
-    settings = load_settings()  # a bad setting fails here, once, not in every worker
+    # A bad setting fails here, once, not in every worker; --host is the app's too (MCP's
+    # DNS-rebinding check holds only for a server that listens on this machine alone).
+    settings = load_settings(**({"api": {"host": host}} if host else {}))
     if workers > 1 and not settings.store.url:
         raise click.UsageError(
             f"--workers {workers} needs a store every worker can share: an embedded store "
@@ -400,7 +414,7 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
         )
     claim(settings.store)  # a busy store folder or a silent Chroma server fails here, once
     address = {
-        "host": host or settings.api.host,
+        "host": settings.api.host,
         "port": port or settings.api.port,
         "log_level": "info",
     }
@@ -413,6 +427,7 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
         uvicorn.run(app, **address)
         return
     check_serving(settings)
+    os.environ["RAG_API__HOST"] = settings.api.host  # each worker loads its own settings
     uvicorn.run("api.app:app_from_environment", factory=True, workers=workers, **address)
 
 

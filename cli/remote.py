@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import httpx
 from httpx_sse import connect_sse
@@ -94,6 +95,13 @@ class Remote:
         """GET /v1/documents."""
         with self.calling():
             return check(self.http.get("/v1/documents", timeout=CALL_S)).json()
+
+    def document_text(self, source: str) -> tuple[dict, str]:
+        """GET /v1/documents/{source}/text: the record, and the text citations index into."""
+        with self.calling():
+            response = self.http.get(f"/v1/documents/{quote(source, safe='')}/text", timeout=CALL_S)
+            record = check(response).json()
+            return record, record.pop("text")
 
     def ingest(
         self,

@@ -47,6 +47,10 @@ class Service(Protocol):
         """The indexed documents' records."""
         ...
 
+    def document_text(self, source: str) -> tuple[dict, str]:
+        """One document's record and the text its citations index into."""
+        ...
+
     def ingest(
         self,
         paths: Iterable[Path],

@@ -19,6 +19,7 @@ NOT_IN_THE_LIBRARY = (
     "fastapi",
     "starlette",
     "uvicorn",
+    "mcp",
 )
 
 
@@ -72,6 +73,17 @@ def test_the_module_list_is_whole() -> None:
 def test_the_library_imports_no_adapter(path: Path) -> None:
     bad = sorted(m for m in imported(path) if m.split(".")[0] in NOT_IN_THE_LIBRARY)
     assert not bad, f"{module_name(path)} imports {bad}"
+
+
+def test_only_their_users_import_the_integrations() -> None:
+    """rag.integrations serves other frameworks: the library and adapters never need it."""
+    users = sorted(
+        name
+        for name, targets in graph().items()
+        if any(t.startswith("rag.integrations") for t in targets)
+        and not name.startswith("rag.integrations")
+    )
+    assert not users, f"{users} import rag.integrations"
 
 
 def test_no_import_cycle() -> None:

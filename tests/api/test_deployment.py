@@ -55,6 +55,26 @@ def first_hit(url: str, query: str) -> tuple[str, tuple[str, int] | None]:
     return response.headers["x-rag-worker"], (hits[0]["source"], hits[0]["start"]) if hits else None
 
 
+def mcp_search(url: str) -> tuple[str, list[dict]]:
+    """An MCP `search` tool call on its own, with no session: the worker and its hits."""
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "search", "arguments": {"query": "Article 51", "top_k": 2}},
+    }
+    response = httpx.post(
+        f"{url}/mcp",
+        json=call,
+        headers={"accept": "application/json, text/event-stream"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert not result["isError"], result
+    return response.headers["x-rag-worker"], result["structuredContent"]["hits"]
+
+
 def test_two_workers_behind_a_chroma_server_find_every_chunk_ingested_while_they_serve(
     tmp_path: Path,
 ) -> None:
@@ -99,6 +119,16 @@ def test_two_workers_behind_a_chroma_server_find_every_chunk_ingested_while_they
                                 )
                     assert time.monotonic() - done < 180, "the two workers did not both answer"
             assert len({w for workers in found.values() for w in workers}) == 2
+
+            # MCP at /mcp is stateless: a tool call stands alone, whichever worker takes it.
+            answered, began = set(), time.monotonic()
+            with ThreadPoolExecutor(BURST) as pool:
+                while len(answered) < 2:
+                    for worker, hits in pool.map(mcp_search, [api.url] * BURST):
+                        assert {h["source"] for h in hits} <= {p.name for p in SEEDS.glob("*.txt")}
+                        assert hits
+                        answered.add(worker)
+                    assert time.monotonic() - began < 60, "one worker took every MCP call"
 
             # A document deleted through one worker leaves every worker's results, its
             # words included (each worker's keyword copy follows the server).

@@ -45,6 +45,8 @@ def test_a_key_past_its_share_waits_and_the_others_do_not(limited: Server) -> No
         assert statuses[:8] == [200] * 8 and set(statuses[8:]) == {429}
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
         assert 1 <= int(refused.headers["retry-after"]) <= 60
+        tools = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}  # MCP shares the share
+        assert first.post("/mcp", json=tools).status_code == 429
         assert second.post("/v1/search", json={"query": "treaty"}).status_code == 200
         assert first.get("/healthz").status_code == 200  # probes are never refused
 

@@ -1,0 +1,1 @@
+"""Our retrieval where other frameworks expect it (optional: nothing in rag/ imports these)."""
