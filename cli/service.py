@@ -10,15 +10,17 @@ from typing import TYPE_CHECKING, Protocol
 from rag.conversation import Turn
 from rag.events import AnswerEvent
 from rag.filters import Filters
-from rag.models import IngestReport, SearchHit
+from rag.models import IngestReport
+from rag.searching import Searcher
 from rag.settings import Settings
 
 if TYPE_CHECKING:
     from rag.ingest import FileDone  # rag.ingest loads llama_index: not for a thin client
 
 
-class Service(Protocol):
-    """The library's Pipeline, or the HTTP client of a server that holds the store."""
+class Service(Searcher, Protocol):
+    """The library's Pipeline, or the HTTP client of a server that holds the store (its
+    `search` is Searcher's)."""
 
     def answer(
         self,
@@ -30,17 +32,6 @@ class Service(Protocol):
         provider: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """The answer's events, as Pipeline.answer streams them."""
-        ...
-
-    def search(
-        self,
-        query: str,
-        *,
-        top_k: int | None = None,
-        filters: Filters | None = None,
-        rerank: bool | None = None,
-    ) -> list[SearchHit]:
-        """The best chunks for the query, best first."""
         ...
 
     def documents(self) -> list[dict]:

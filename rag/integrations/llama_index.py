@@ -8,7 +8,7 @@ our passages, each with its source, title and character offsets into the documen
     engine = RetrieverQueryEngine.from_args(RagNewsRetriever.from_settings(), llm=your_llm)
 """
 
-from typing import Protocol, Self
+from typing import Self
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
@@ -22,25 +22,11 @@ from llama_index.core.schema import (
 
 from rag.filters import Filters
 from rag.models import SearchHit
-from rag.settings import Settings
+from rag.searching import Searcher
+from rag.settings import Settings, load_settings
 
 # Offsets help whoever checks a quote, not the model that reads the passage.
 OFFSETS = ["start", "end"]
-
-
-class Searcher(Protocol):
-    """What the retriever searches: the library's Pipeline, or the client of a server."""
-
-    def search(
-        self,
-        query: str,
-        *,
-        top_k: int | None = None,
-        filters: Filters | None = None,
-        rerank: bool | None = None,
-    ) -> list[SearchHit]:
-        """The best chunks for the query, best first."""
-        ...
 
 
 class RagNewsRetriever(BaseRetriever):
@@ -66,8 +52,7 @@ class RagNewsRetriever(BaseRetriever):
     def from_settings(cls, settings: Settings | None = None, **options: object) -> Self:
         """Over the store the settings (RAG_* variables when not given) name, its embedder
         loaded now."""
-        from rag.pipeline import build_pipeline
-        from rag.settings import load_settings
+        from rag.pipeline import build_pipeline  # the models, only when asked for
 
         pipeline = build_pipeline(settings or load_settings())
         pipeline.warm_up(answering=bool(options.get("rerank")))
