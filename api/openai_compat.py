@@ -1,24 +1,52 @@
-"""POST /v1/chat/completions, speaking OpenAI's protocol so its clients work unchanged.
-Citations travel as [n] markers in the text and in an extra `citations` field, and (unless
-RAG_API__SOURCES_IN_TEXT or the request's `sources_in_text` is false) as a Sources block
-after the answer, for clients that show only the text."""
+"""The OpenAI protocol, so its clients work unchanged: GET /v1/models (the one model,
+`rag-news`) and POST /v1/chat/completions. Citations travel as [n] markers in the text;
+beside it as Perplexity's `citations` (the URL, or the source where there is none, of each
+marker's document, in marker order) and `search_results`, and as our own `rag_citations`
+(quote, offsets, title); and (unless RAG_API__SOURCES_IN_TEXT or the request's
+`sources_in_text` is false) as a Sources block after the answer, for clients that show only
+the text. Usage counts word pieces with the embedder's tokenizer: the prompt is the
+messages and the passages the answer was read from, the completion what the content held."""
 
 import json
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from api.schemas import ChatRequest
+from api.errors import HttpError
+from api.schemas import MODEL_ID, ChatRequest, ErrorBody, ModelCard, ModelList
 from api.streaming import failure, final_answer, first_event, relay
-from rag.errors import InvalidQuestion
+from rag.errors import InvalidQuestion, UnknownDocument
 from rag.events import AnswerEvent, Finished, Token
-from rag.models import Answer
-from rag.sources import sources_block
+from rag.models import Answer, Citation
+from rag.pipeline import Pipeline
+from rag.sources import leading_sentences, sources_block
 
 router = APIRouter(prefix="/v1")
+log = logging.getLogger(__name__)
+STARTED = int(time.time())
+
+
+@router.get("/models", response_model=ModelList)
+async def models() -> ModelList:
+    """The models /v1/chat/completions answers as: one, this service (the answerer that
+    RAG_LLM__PROVIDER names writes its answers)."""
+    return ModelList(data=[ModelCard(id=MODEL_ID, created=STARTED)])
+
+
+@router.get(
+    "/models/{model_id:path}", response_model=ModelCard, responses={404: {"model": ErrorBody}}
+)
+async def model(model_id: str) -> ModelCard:
+    """One model by its id: 404 for any but the one GET /v1/models lists."""
+    if model_id != MODEL_ID:
+        raise HttpError(f"no model {model_id!r}: GET /v1/models lists {MODEL_ID!r}", status=404)
+    return ModelCard(id=MODEL_ID, created=STARTED)
 
 
 def envelope(request_id: str, model: str, kind: str) -> dict:
@@ -26,27 +54,95 @@ def envelope(request_id: str, model: str, kind: str) -> dict:
     return {"id": request_id, "object": kind, "created": int(time.time()), "model": model}
 
 
-def completion(request_id: str, model: str, answer: Answer, sources: str) -> dict:
-    """A whole chat.completion, its text followed by `sources` ("" for none), with the
-    answer's citations beside it."""
-    content, question = answer.answer + sources, answer.question
-    words = len(content.split())
+@dataclass(frozen=True)
+class Reply:
+    """What a chat completion sends once its answer is whole: the answer as sent (cut to the
+    request's max_tokens), why it ended, and the fields beside the text."""
+
+    answer: Answer
+    finish: str  # "stop", or "length" when max_tokens left sentences out
+    sources_in_text: bool
+    prompt_tokens: int
+    count: Callable[[str], int]
+    extras: dict
+
+    @property
+    def content(self) -> str:
+        """The message's text: the answer, then its Sources block if it is sent."""
+        return shown(self.answer, self.sources_in_text)
+
+    def usage(self, content: str) -> dict:
+        """OpenAI's usage object for a reply whose content was `content`."""
+        completion_tokens = self.count(content)
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": self.prompt_tokens + completion_tokens,
+        }
+
+
+def shown(answer: Answer, sources_in_text: bool) -> str:
+    """The answer's text as a message holds it."""
+    return answer.answer + (sources_block(answer) if sources_in_text else "")
+
+
+async def reply_for(request: Request, body: ChatRequest, answer: Answer, in_text: bool) -> Reply:
+    """The reply to `body` from its whole answer."""
+    pipeline: Pipeline = request.app.state.pipeline
+    count = pipeline.embedder.count_tokens
+    limits = [n for n in (body.max_tokens, body.max_completion_tokens) if n is not None]
+    sent = answer
+    if limits:
+        sent = leading_sentences(answer, lambda cut: count(shown(cut, in_text)) <= min(limits))
+    read = "\n".join([*(m.text() for m in body.messages), *(p.text for p in answer.passages)])
+    urls, results = await run_in_threadpool(references, pipeline, sent.citations)
+    return Reply(
+        answer=sent,
+        finish="stop" if sent.answer == answer.answer else "length",
+        sources_in_text=in_text,
+        prompt_tokens=count(read),
+        count=count,
+        extras={
+            "citations": urls,
+            "search_results": results,
+            "rag_citations": [c.model_dump() for c in sent.citations],
+            "refused": answer.refused,
+            "rewritten_question": answer.question,
+        },
+    )
+
+
+def references(pipeline: Pipeline, citations: list[Citation]) -> tuple[list[str], list[dict]]:
+    """Perplexity's fields, one entry per [n] in order: `citations`, the URL of the quoted
+    document (its source where it was not fetched from one), and `search_results`, that
+    with its title and date."""
+    records: dict[str, dict] = {}
+    for citation in citations:
+        if citation.source not in records:
+            try:
+                records[citation.source] = pipeline.document(citation.source)
+            except UnknownDocument:  # deleted since it was quoted: its source still names it
+                records[citation.source] = {}
+    urls = [records[c.source].get("url") or c.source for c in citations]
+    results = [
+        {"title": c.title, "url": url, "date": records[c.source].get("date")}
+        for c, url in zip(citations, urls)
+    ]
+    return urls, results
+
+
+def completion(request_id: str, model: str, reply: Reply) -> dict:
+    """A whole chat.completion."""
     return envelope(request_id, model, "chat.completion") | {
         "choices": [
             {
                 "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content},
+                "finish_reason": reply.finish,
+                "message": {"role": "assistant", "content": reply.content},
             }
         ],
-        "usage": {
-            "prompt_tokens": len(question.split()),
-            "completion_tokens": words,
-            "total_tokens": len(question.split()) + words,
-        },
-        "citations": [c.model_dump() for c in answer.citations],
-        "refused": answer.refused,
-        "rewritten_question": question,
+        "usage": reply.usage(reply.content),
+        **reply.extras,
     }
 
 
@@ -62,8 +158,9 @@ def chunk(request_id: str, model: str, delta: dict, finish: str | None = None) -
     responses={
         200: {
             "description": "A chat.completion, or with stream: true SSE "
-            "chat.completion.chunk objects; the last chunk carries `citations`. The text "
-            "ends with the numbered sources unless `sources_in_text` is false."
+            "chat.completion.chunk objects; the last chunk carries the citations (and "
+            "with stream_options.include_usage one more carries usage). The text ends with "
+            "the numbered sources unless `sources_in_text` is false."
         }
     },
 )
@@ -79,15 +176,28 @@ async def chat_completions(body: ChatRequest, request: Request):  # noqa: ANN201
     )
     first = await first_event(events)
     request_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    if body.user:
+        log.info("%s is for end user %r", request_id, body.user)
     in_text = body.sources_in_text
     in_text = request.app.state.settings.api.sources_in_text if in_text is None else in_text
-    if not body.stream:
-        answer = await final_answer(first, events)
-        return completion(request_id, body.model, answer, sources_block(answer) if in_text else "")
-    stream = chunks(request, first, events, request_id, body.model, in_text)
+    reply = None
+    if not body.stream or body.max_tokens or body.max_completion_tokens:
+        reply = await reply_for(request, body, await final_answer(first, events), in_text)
+        if not body.stream:
+            return completion(request_id, body.model, reply)
+        events = told(reply.answer)  # a limit is kept by whole sentences: sent when known
+        first = next(events)
+    stream = chunks(request, first, events, request_id, body, in_text, reply)
     return StreamingResponse(
         stream, media_type="text/event-stream", headers={"cache-control": "no-cache"}
     )
+
+
+def told(answer: Answer) -> Iterator[AnswerEvent]:
+    """A whole answer as the events of its stream."""
+    if answer.answer:
+        yield Token(answer.answer)
+    yield Finished(answer)
 
 
 async def chunks(
@@ -95,28 +205,34 @@ async def chunks(
     first: AnswerEvent,
     events: Iterator[AnswerEvent],
     request_id: str,
-    model: str,
+    body: ChatRequest,
     sources_in_text: bool,
+    reply: Reply | None = None,
 ) -> AsyncIterator[str]:
     """The answer as chat.completion.chunk events (the Sources block, if wanted, one more
-    content delta before the last), then `data: [DONE]`."""
+    content delta before the last; then usage, if asked), then `data: [DONE]`. `reply`, if
+    given, is the one the answer was already cut to."""
 
     def line(payload: dict) -> str:
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
+    model, sent = body.model, []
     yield line(chunk(request_id, model, {"role": "assistant", "content": ""}))
     try:
         async for event in relay(request, first, events, request.app.state.metrics.tokens.inc):
             match event:
                 case Token(text):
+                    sent.append(text)
                     yield line(chunk(request_id, model, {"content": text}))
                 case Finished(answer):
-                    if sources_in_text and (sources := sources_block(answer)):
+                    reply = reply or await reply_for(request, body, answer, sources_in_text)
+                    if sources_in_text and (sources := sources_block(reply.answer)):
+                        sent.append(sources)
                         yield line(chunk(request_id, model, {"content": sources}))
-                    last = chunk(request_id, model, {}, finish="stop")
-                    last["citations"] = [c.model_dump() for c in answer.citations]
-                    last["refused"] = answer.refused
-                    yield line(last)
+                    yield line(chunk(request_id, model, {}, finish=reply.finish) | reply.extras)
+                    if body.stream_options and body.stream_options.include_usage:
+                        usage = {"choices": [], "usage": reply.usage("".join(sent))}
+                        yield line(envelope(request_id, model, "chat.completion.chunk") | usage)
     except Exception as exc:  # noqa: BLE001 - the 200 is sent: the client learns of it here
         yield line(failure(exc))
     yield "data: [DONE]\n\n"

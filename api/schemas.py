@@ -10,6 +10,7 @@ from rag.models import Citation
 from rag.providers import RequestedProvider
 
 MAX_MESSAGES = 200  # a chat request's messages: more is a 422, not work for the server
+MODEL_ID = "rag-news"  # the one model GET /v1/models lists
 
 
 class ChatMessage(BaseModel):
@@ -160,6 +161,14 @@ class DeleteResult(BaseModel):
     chunks_removed: int
 
 
+class StreamOptions(BaseModel):
+    """OpenAI's stream_options."""
+
+    include_usage: bool = Field(
+        False, description="Send one more chunk before [DONE], with usage and no choices."
+    )
+
+
 class ChatRequest(BaseModel):
     """POST /v1/chat/completions, OpenAI-compatible; unknown OpenAI fields are ignored."""
 
@@ -168,7 +177,7 @@ class ChatRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "model": "rag-news",
+                    "model": MODEL_ID,
                     "messages": [
                         {"role": "user", "content": "What did Putin and Kim sign in Pyongyang?"},
                         {
@@ -182,15 +191,55 @@ class ChatRequest(BaseModel):
         },
     )
 
-    model: str = "rag-news"
+    model: str = Field(MODEL_ID, description="Echoed back; GET /v1/models lists the one model.")
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="The most tokens the message's content may hold (usage counts them): "
+        "the answer keeps its leading sentences, each whole with its markers, and the "
+        "Sources block for them that fit, and finish_reason is `length` if any was left "
+        "out. A stream with a limit is sent once the answer is whole.",
+    )
+    max_completion_tokens: int | None = Field(
+        None, ge=1, description="OpenAI's newer name for max_tokens; the smaller one counts."
+    )
+    temperature: float | None = Field(
+        None,
+        ge=0.0,
+        le=2.0,
+        description="Accepted (0 to 2, as OpenAI) and not used: answers are quoted from the "
+        "articles, or written by a model at the service's RAG_LLM__TEMPERATURE, and a "
+        "request does not make them more random.",
+    )
+    n: int = Field(1, ge=1, le=1, description="Choices to write: only 1.")
+    user: str | None = Field(
+        None, max_length=256, description="Your end user's id: written to the server's log."
+    )
     top_k: int | None = Field(None, ge=1, le=50)
     sources_in_text: bool | None = Field(
         None,
         description="Append the numbered sources to the message text after the answer "
         "(`citations` is sent either way); default RAG_API__SOURCES_IN_TEXT.",
     )
+
+
+class ModelCard(BaseModel):
+    """One model, as GET /v1/models lists it."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = Field(description="When this server started, in Unix seconds.")
+    owned_by: str = "rag-news"
+
+
+class ModelList(BaseModel):
+    """GET /v1/models."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
 
 
 class ErrorDetail(BaseModel):
@@ -214,6 +263,8 @@ __all__ = [
     "DocumentInfo",
     "DocumentText",
     "ErrorBody",
+    "ModelCard",
+    "ModelList",
     "SearchRequest",
     "TextDocument",
     "UploadResult",

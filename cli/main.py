@@ -1,6 +1,7 @@
 """`rag ingest | ask | search | documents | chat | eval | doctor | serve | mcp | model`: click over
 the library (or a running server: cli.service), errors as one line and an exit code."""
 
+import copy
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -417,6 +418,7 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
         "host": settings.api.host,
         "port": port or settings.api.port,
         "log_level": "info",
+        "log_config": log_config(),
     }
     if workers == 1:  # built here, so a missing model or another embedder's store is one line
         from api.app import create_app
@@ -429,6 +431,17 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
     check_serving(settings)
     os.environ["RAG_API__HOST"] = settings.api.host  # each worker loads its own settings
     uvicorn.run("api.app:app_from_environment", factory=True, workers=workers, **address)
+
+
+def log_config() -> dict:
+    """uvicorn's logging, with the service's own loggers (api, rag) written beside its own
+    from INFO up: an OpenAI request's `user`, a model exported once, a stream that failed."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("api", "rag"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def reachable(host: str, port: int) -> str:

@@ -2,6 +2,7 @@
 passage around it and the passages retrieved (the web page, the chat's /open and /why, the
 API), and the numbered Sources block for clients that show only text."""
 
+import re
 from collections.abc import Callable, Sequence
 
 from rag.models import Answer, Chunk, Citation, SearchHit
@@ -9,6 +10,8 @@ from rag.models import Answer, Chunk, Citation, SearchHit
 CONTEXT_CHARS = 400  # either side of a quote, when no retrieved passage holds it
 SOURCES_HEADING = "Sources:"
 QUOTE_CHARS = 400  # longer than 98-99% of the sentences in seeds/ and the SQuAD corpora
+MARKED = re.compile(r".*?(?:\s*\[\d+\])+|.+", re.S)  # a sentence with the markers ending it
+MARKER = re.compile(r"\[(\d+)\]")
 
 
 def as_hits(
@@ -98,3 +101,22 @@ def source_line(citation: Citation) -> str:
 def short_quote(quote: str, limit: int = QUOTE_CHARS) -> str:
     """The quote, or past `limit` characters its words up to the limit and " …"."""
     return quote if len(quote) <= limit else quote[: limit - 3].rsplit(" ", 1)[0] + " …"
+
+
+def leading_sentences(answer: Answer, fits: Callable[[Answer], bool]) -> Answer:
+    """The answer cut to the most leading sentences, each whole with the [n] markers that end
+    it and only the citations they mark, that `fits` accepts: an empty answer if not even
+    the first one fits (a sentence cut in two would lose its marker)."""
+    sentences = MARKED.findall(answer.answer)
+    for kept in range(len(sentences), 0, -1):
+        text = "".join(sentences[:kept]).strip()
+        marked = {int(n) for n in MARKER.findall(text)}
+        cut = answer.model_copy(
+            update={
+                "answer": text,
+                "citations": [c for c in answer.citations if c.index in marked],
+            }
+        )
+        if fits(cut):
+            return cut
+    return answer.model_copy(update={"answer": "", "citations": []})

@@ -130,6 +130,8 @@ def test_openapi_documents_every_route_with_examples(client: httpx.Client) -> No
         "/v1/documents",
         "/v1/documents/{source}",
         "/v1/chat/completions",
+        "/v1/models",
+        "/v1/models/{model_id}",
         "/healthz",
         "/readyz",
         "/metrics",

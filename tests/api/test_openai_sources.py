@@ -13,7 +13,7 @@ from api.app import create_app
 from rag.models import Answer, Citation
 from rag.pipeline import Pipeline
 from rag.settings import load_settings
-from rag.sources import sources_block
+from rag.sources import leading_sentences, sources_block
 from tests.api.conftest import Server
 
 QUESTION = "What did the treaty promise?"  # two or more cited sentences on mutual assistance
@@ -47,7 +47,7 @@ def cited(citations: list[dict]) -> list[tuple]:
 
 def test_the_text_ends_with_the_numbered_sources_the_citations_hold(openai_client) -> None:
     completion = ask(openai_client, QUESTION)
-    citations = completion.model_extra["citations"]
+    citations = completion.model_extra["rag_citations"]
     answer, sources = listed_sources(completion.choices[0].message.content)
     assert len(citations) >= 2 and f"[{len(citations)}]" in answer
     assert "mutual" in answer and "Sources" not in answer
@@ -64,7 +64,7 @@ def test_the_stream_sends_the_sources_as_one_delta_before_the_last_chunk(openai_
     answer = "".join(c.choices[0].delta.content or "" for c in chunks[:-2])
     assert "mutual" in answer and "Sources" not in answer
     assert chunks[-1].choices[0].finish_reason == "stop"
-    assert listed_sources(answer + block)[1] == cited(chunks[-1].model_extra["citations"])
+    assert listed_sources(answer + block)[1] == cited(chunks[-1].model_extra["rag_citations"])
     assert answer + block == ask(openai_client, QUESTION).choices[0].message.content
 
 
@@ -74,12 +74,12 @@ def test_sources_in_text_false_gives_the_bare_answer_and_the_citations(openai_cl
     assert "Sources:" not in content and "[2]" in content and "mutual" in content
     shown = ask(openai_client, QUESTION)
     assert listed_sources(shown.choices[0].message.content)[0] == content  # then its sources
-    assert bare.model_extra["citations"] == shown.model_extra["citations"]
+    assert bare.model_extra["rag_citations"] == shown.model_extra["rag_citations"]
 
 
 def test_a_refusal_has_no_sources_block(openai_client) -> None:
     refusal = ask(openai_client, "What is the population of Pyongyang?")
-    assert refusal.model_extra["refused"] is True and refusal.model_extra["citations"] == []
+    assert refusal.model_extra["refused"] is True and refusal.model_extra["rag_citations"] == []
     assert "Sources:" not in refusal.choices[0].message.content
 
 
@@ -94,11 +94,12 @@ def test_the_setting_turns_it_off_and_a_request_back_on(
         asked = api.post("/v1/chat/completions", json=body | {"sources_in_text": True}).json()
     assert "Sources:" not in default["choices"][0]["message"]["content"]
     assert (
-        default["citations"]
+        default["rag_citations"]
         and listed_sources(asked["choices"][0]["message"]["content"])[0]
         == default["choices"][0]["message"]["content"]
     )
-    assert listed_sources(asked["choices"][0]["message"]["content"])[1] == cited(asked["citations"])
+    shown = asked["choices"][0]["message"]["content"]
+    assert listed_sources(shown)[1] == cited(asked["rag_citations"])
 
 
 def test_an_earlier_answer_sent_back_with_its_sources_changes_no_follow_up(
@@ -159,3 +160,21 @@ def test_a_very_long_quote_is_cut_at_a_word() -> None:
     assert long_quote.startswith(shortened.removesuffix(" …") + " ")
     assert listed_sources(answer.answer + block)[0] == answer.answer
     assert sources_block(answer.model_copy(update={"refused": True, "citations": []})) == ""
+
+
+def test_an_answer_is_cut_between_sentences_keeping_the_citations_it_still_marks() -> None:
+    answer = Answer(
+        question="q",
+        answer="They met twice. [1][2] In Hanoi. [3] Then they left.",
+        citations=[citation(n, quote) for n, quote in enumerate(("a", "b", "c"), 1)],
+    )
+
+    def within(limit: int) -> Answer:
+        return leading_sentences(answer, lambda cut: len(cut.answer) <= limit)
+
+    assert within(len(answer.answer)) == answer
+    assert within(len(answer.answer) - 1).answer == "They met twice. [1][2] In Hanoi. [3]"
+    two = within(len("They met twice. [1][2] In Hanoi. [3]") - 1)
+    assert two.answer == "They met twice. [1][2]" and [c.index for c in two.citations] == [1, 2]
+    nothing = within(len("They met twice. [1][2]") - 1)
+    assert nothing.answer == "" and nothing.citations == []

@@ -118,7 +118,7 @@ def test_openai_client_gets_a_completion_with_citations(openai_client: openai.Op
     )
     content = completion.choices[0].message.content
     assert "Article 51" in content and "[1]" in content
-    citations = completion.model_extra["citations"]
+    citations = completion.model_extra["rag_citations"]
     assert citations[0]["source"] == "001_1346c328f81362a0.txt"
 
 
@@ -130,7 +130,7 @@ def test_openai_client_streams_with_citations_on_the_last_chunk(openai_client) -
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert "Lavrov" in text and "[1]" in text
     assert chunks[-1].choices[0].finish_reason == "stop"
-    assert chunks[-1].model_extra["citations"][0]["source"] == "004_c525336cda19562d.txt"
+    assert chunks[-1].model_extra["rag_citations"][0]["source"] == "004_c525336cda19562d.txt"
 
 
 def test_a_follow_up_is_rewritten_with_the_earlier_turn(client: httpx.Client) -> None:
@@ -165,7 +165,7 @@ def test_a_follow_up_pronoun_is_the_person_asked_about_before(client: httpx.Clie
         },
     ).json()
     assert body["rewritten_question"] == "When did To Lam meet Putin?"
-    quotes = [c["quote"] for c in body["citations"]]
+    quotes = [c["quote"] for c in body["rag_citations"]]
     # To Lam's meeting is quoted (the reader may put Kim's meetings with Putin first: it
     # weighs "when ... met Putin" above whom; evals/README.md, "The reader")
     assert body["refused"] or any("To Lam" in q for q in quotes)
