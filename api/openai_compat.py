@@ -87,15 +87,19 @@ def shown(answer: Answer, sources_in_text: bool) -> str:
 
 
 async def reply_for(request: Request, body: ChatRequest, answer: Answer, in_text: bool) -> Reply:
+    """The reply to `body` from its whole answer, worked out in a worker thread: it counts
+    every passage's word pieces and reads the quoted documents' records."""
+    return await run_in_threadpool(build_reply, request.app.state.pipeline, body, answer, in_text)
+
+
+def build_reply(pipeline: Pipeline, body: ChatRequest, answer: Answer, in_text: bool) -> Reply:
     """The reply to `body` from its whole answer."""
-    pipeline: Pipeline = request.app.state.pipeline
-    count = pipeline.embedder.count_tokens
-    limits = [n for n in (body.max_tokens, body.max_completion_tokens) if n is not None]
+    count, limit = pipeline.embedder.count_tokens, body.token_limit
     sent = answer
-    if limits:
-        sent = leading_sentences(answer, lambda cut: count(shown(cut, in_text)) <= min(limits))
+    if limit is not None:
+        sent = leading_sentences(answer, lambda cut: count(shown(cut, in_text)) <= limit)
     read = "\n".join([*(m.text() for m in body.messages), *(p.text for p in answer.passages)])
-    urls, results = await run_in_threadpool(references, pipeline, sent.citations)
+    urls, results = references(pipeline, sent.citations)
     return Reply(
         answer=sent,
         finish="stop" if sent.answer == answer.answer else "length",
@@ -181,7 +185,7 @@ async def chat_completions(body: ChatRequest, request: Request):  # noqa: ANN201
     in_text = body.sources_in_text
     in_text = request.app.state.settings.api.sources_in_text if in_text is None else in_text
     reply = None
-    if not body.stream or body.max_tokens or body.max_completion_tokens:
+    if not body.stream or body.token_limit is not None:
         reply = await reply_for(request, body, await final_answer(first, events), in_text)
         if not body.stream:
             return completion(request_id, body.model, reply)

@@ -225,6 +225,12 @@ class ChatRequest(BaseModel):
         "(`citations` is sent either way); default RAG_API__SOURCES_IN_TEXT.",
     )
 
+    @property
+    def token_limit(self) -> int | None:
+        """The most tokens the reply's text may hold: the smaller of max_tokens and
+        max_completion_tokens, or None when neither is sent."""
+        return min((n for n in (self.max_tokens, self.max_completion_tokens) if n), default=None)
+
 
 class ModelCard(BaseModel):
     """One model, as GET /v1/models lists it."""
